@@ -1,0 +1,27 @@
+# Every command a developer or CI runs. The README's commands work without just.
+
+# Serve on 127.0.0.1:5000 (flags after `--`, e.g. `just run --addr 0.0.0.0:8080`)
+run *ARGS:
+    cargo run --release -- {{ARGS}}
+
+# Run every test
+test:
+    cargo test
+
+# Format the code
+fmt:
+    cargo fmt
+
+# Lint, warnings as errors
+lint:
+    cargo clippy --all-targets --locked -- -D warnings
+
+# What CI checks: formatting, lints, tests
+check:
+    cargo fmt --check
+    cargo clippy --all-targets --locked -- -D warnings
+    cargo test
+
+# Rewrite openapi/openapi.json and openapi/openapi.yaml from the live spec
+spec:
+    UPDATE_SPEC=1 cargo test --test api spec::the_exported_spec_is_the_live_spec

@@ -1,0 +1,29 @@
+//! prog-lang-api: a REST API about programming languages, OpenAPI-first, on poem-openapi.
+//!
+//! How a request flows, outermost first:
+//! - `server`: accepts connections, drains them on shutdown.
+//! - `routes`: the URL map, wrapped by `middleware` (access log) and `problem::catch_errors`, which
+//!   turns every error the framework raises into an RFC 9457 problem.
+//! - `api`: one thin handler per operation, with its response enum; `json` reads and writes the
+//!   bodies, `page_token` signs page cursors, `problem` builds the error bodies.
+//! - `schema`: the wire types and the rules of the resource; `spec` publishes the OpenAPI document.
+//! - `store`: the languages, behind one face for every backend; it knows nothing of HTTP.
+//!
+//! `main.rs` only parses `Config`, starts logging, binds and calls `serve`.
+
+mod api;
+mod config;
+mod json;
+mod middleware;
+mod page_token;
+mod problem;
+mod routes;
+mod schema;
+mod seed;
+mod server;
+mod spec;
+mod store;
+
+pub use config::Config;
+pub use server::serve;
+pub use store::Store;

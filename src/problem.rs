@@ -1,0 +1,398 @@
+//! RFC 9457 problem details: the one body of every error response, whoever raises it.
+//!
+//! Handlers build problems through the constructors here; `catch_errors` turns every error the
+//! framework raises (router, parameter parsers, payload limits) into one, so that no response of the
+//! API is ever `text/plain` or shows internals.
+
+use std::sync::Arc;
+
+use poem::{
+    Endpoint, IntoResponse, Request, Response, Result,
+    http::{HeaderValue, StatusCode, header},
+};
+use poem_openapi::{
+    ApiResponse, Object,
+    error::{ParseParamError, ParsePathError},
+    payload::Payload,
+    registry::{MetaResponses, MetaSchemaRef, Registry},
+    types::Type,
+};
+use serde::Serialize;
+
+use crate::{routes, schema::FieldError};
+
+/// The media type of every error body (RFC 9457).
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
+
+/// What went wrong, in the shape of RFC 9457 ("problem details").
+#[derive(Object, Serialize, Debug, Clone, PartialEq, Eq)]
+#[oai(skip_serializing_if_is_none)]
+pub struct Problem {
+    /// A URI reference that identifies the kind of problem; the same for every problem of a kind.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code of the response.
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+    /// The path of the request, as it was received.
+    pub instance: String,
+    /// Each offending body field or parameter (400 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemField>>,
+}
+
+/// One offending part of a request: a body field, by JSON Pointer, or a parameter, by name.
+#[derive(Object, Serialize, Debug, Clone, PartialEq, Eq)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ProblemField {
+    /// A JSON Pointer (RFC 6901) to the offending body field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// The name of the offending query or path parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl ProblemField {
+    pub(crate) fn pointer(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: Some(pointer.into()),
+            parameter: None,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn parameter(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: None,
+            parameter: Some(name.into()),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<FieldError> for ProblemField {
+    fn from(error: FieldError) -> Self {
+        Self::pointer(error.pointer, error.detail)
+    }
+}
+
+/// The kinds of problem, each with its own `type` URI, title and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProblemKind {
+    Validation,
+    NotFound,
+    MethodNotAllowed,
+    AlreadyExists,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Internal,
+}
+
+impl ProblemKind {
+    /// Every kind, for the README's table and its test.
+    #[cfg(test)]
+    pub(crate) const ALL: [Self; 7] = [
+        Self::Validation,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::AlreadyExists,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::Internal,
+    ];
+
+    pub(crate) fn uri(self) -> &'static str {
+        match self {
+            Self::Validation => "/problems/validation",
+            Self::NotFound => "/problems/not-found",
+            Self::MethodNotAllowed => "/problems/method-not-allowed",
+            Self::AlreadyExists => "/problems/already-exists",
+            Self::PayloadTooLarge => "/problems/payload-too-large",
+            Self::UnsupportedMediaType => "/problems/unsupported-media-type",
+            Self::Internal => "/problems/internal",
+        }
+    }
+
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Self::Validation => "Invalid request",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::AlreadyExists => "Already exists",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::Internal => "Internal server error",
+        }
+    }
+
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            Self::Validation => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::AlreadyExists => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl Problem {
+    fn new(kind: ProblemKind, instance: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: kind.uri().to_owned(),
+            title: kind.title().to_owned(),
+            status: kind.status().as_u16(),
+            detail: detail.into(),
+            instance: instance.to_owned(),
+            errors: None,
+        }
+    }
+
+    /// 400: the request breaks the rules; `errors` names each offending field or parameter.
+    pub(crate) fn invalid(
+        instance: &str,
+        detail: impl Into<String>,
+        errors: Vec<ProblemField>,
+    ) -> Self {
+        Self {
+            errors: Some(errors),
+            ..Self::new(ProblemKind::Validation, instance, detail)
+        }
+    }
+
+    /// 400: a body that breaks rules of the resource, one entry per broken rule.
+    pub(crate) fn invalid_fields(instance: &str, errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|error| format!("{}: {}", &error.pointer[1..], error.detail))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self::invalid(
+            instance,
+            detail,
+            errors.into_iter().map(ProblemField::from).collect(),
+        )
+    }
+
+    /// 400: one query or path parameter is wrong.
+    pub(crate) fn invalid_parameter(instance: &str, name: &str, detail: &str) -> Self {
+        Self::invalid(
+            instance,
+            format!("{name}: {detail}"),
+            vec![ProblemField::parameter(name, detail)],
+        )
+    }
+
+    /// 400: a body of changes names another language than the path.
+    pub(crate) fn renamed(instance: &str) -> Self {
+        Self::invalid(
+            instance,
+            "name: differs from the name in the path; a rename is a delete and a create",
+            vec![ProblemField::pointer(
+                "/name",
+                "must equal the name in the path",
+            )],
+        )
+    }
+
+    /// 404: no language has the name in the path.
+    pub(crate) fn language_not_found(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::NotFound,
+            instance,
+            "No programming language has this name.",
+        )
+    }
+
+    /// 409: a language of that name exists already.
+    pub(crate) fn already_exists(instance: &str, name: &str) -> Self {
+        Self::new(
+            ProblemKind::AlreadyExists,
+            instance,
+            format!(
+                "A programming language named {name:?} exists already; update it with PUT or PATCH, \
+                 or delete it first."
+            ),
+        )
+    }
+
+    /// 413: the body is over the limit.
+    pub(crate) fn payload_too_large(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::PayloadTooLarge,
+            instance,
+            format!("The body is over {} bytes.", crate::json::BODY_LIMIT_BYTES),
+        )
+    }
+
+    /// 415: the body is not declared as JSON.
+    pub(crate) fn unsupported_media_type(instance: &str, content_type: Option<&str>) -> Self {
+        let detail = match content_type {
+            Some(content_type) => {
+                format!("A body of type {content_type:?} is not accepted: send application/json.")
+            }
+            None => "The body needs a Content-Type of application/json.".to_owned(),
+        };
+        Self::new(ProblemKind::UnsupportedMediaType, instance, detail)
+    }
+
+    /// Any error the framework raised, as the problem of its kind.
+    pub(crate) fn from_error(instance: &str, error: &poem::Error) -> Self {
+        if let Some(error) = error.downcast_ref::<ParseParamError>() {
+            return Self::invalid_parameter(instance, error.name, parameter_detail(error.name));
+        }
+        if error.is::<ParsePathError>() {
+            return Self::invalid_parameter(
+                instance,
+                "name",
+                "the path must be valid percent-encoded UTF-8",
+            );
+        }
+        match error.status() {
+            StatusCode::NOT_FOUND => Self::new(
+                ProblemKind::NotFound,
+                instance,
+                "This API has no resource at this path.",
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+                ProblemKind::MethodNotAllowed,
+                instance,
+                "This path does not answer this method; see the Allow header.",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(instance),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(instance, None),
+            status if status.is_client_error() => Self::invalid(
+                instance,
+                status
+                    .canonical_reason()
+                    .unwrap_or("The request is invalid."),
+                Vec::new(),
+            ),
+            _ => {
+                tracing::error!(error = %error, "request failed");
+                Self::new(
+                    ProblemKind::Internal,
+                    instance,
+                    "The server could not answer this request.",
+                )
+            }
+        }
+    }
+}
+
+/// The detail for a query parameter that did not parse: what it must be, in the contract's words.
+fn parameter_detail(name: &str) -> &'static str {
+    match name {
+        "after_year" | "before_year" => "must be a 32-bit integer",
+        "limit" => "must be an integer from 1 up",
+        _ => "invalid value",
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        Response::builder()
+            .status(status)
+            .content_type(PROBLEM_JSON)
+            .body(body)
+    }
+}
+
+/// A problem as a response payload: `application/problem+json`, whatever the request's `Accept`.
+#[derive(Debug, Clone)]
+pub struct ProblemJson(pub Problem);
+
+impl Payload for ProblemJson {
+    const CONTENT_TYPE: &'static str = PROBLEM_JSON;
+
+    fn check_content_type(content_type: &str) -> bool {
+        content_type == PROBLEM_JSON
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        Problem::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl IntoResponse for ProblemJson {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl ApiResponse for ProblemJson {
+    fn meta() -> MetaResponses {
+        crate::json::response_meta::<Self>()
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl From<Problem> for ProblemJson {
+    fn from(problem: Problem) -> Self {
+        Self(problem)
+    }
+}
+
+/// Runs `endpoint` and turns every error it raises into a problem response. A 405 also gets the
+/// `Allow` header that RFC 9110 requires, listing the methods its path answers.
+pub(crate) async fn catch_errors<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+) -> Result<Response> {
+    let instance = request.original_uri().path().to_owned();
+    let allow = routes::allowed_methods(&instance);
+    match endpoint.call(request).await {
+        Ok(response) => Ok(response.into_response()),
+        Err(error) if error.is_from_response() => Ok(error.into_response()),
+        Err(error) => {
+            let mut response = Problem::from_error(&instance, &error).into_response();
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                if let Some(allow) = allow {
+                    response
+                        .headers_mut()
+                        .insert(header::ALLOW, HeaderValue::from_static(allow));
+                }
+            }
+            Ok(response)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_type_and_the_readme_lists_it() {
+        let readme = include_str!("../README.md");
+        let mut uris: Vec<&str> = ProblemKind::ALL.iter().map(|kind| kind.uri()).collect();
+        for kind in ProblemKind::ALL {
+            assert!(
+                readme.contains(&format!("`{}`", kind.uri())),
+                "README lists {}",
+                kind.uri()
+            );
+        }
+        uris.sort_unstable();
+        uris.dedup();
+        assert_eq!(uris.len(), ProblemKind::ALL.len());
+    }
+}

@@ -1,0 +1,52 @@
+//! The URL map: the operations, the published spec and its documentation, and the layers around
+//! them; and, for `Allow`, the methods each path answers.
+
+use poem::{Endpoint, EndpointExt, Route, get};
+use poem_openapi::OpenApiService;
+
+use crate::{api::Api, middleware, problem, spec::Spec, store::Store};
+
+/// Where Swagger UI is served; `/` redirects here.
+pub(crate) const DOCS: &str = "/docs";
+
+/// What is given to the spec's `servers` when no public URL is configured: the server the spec was
+/// fetched from.
+const DEFAULT_SERVER: &str = "/";
+
+/// The API's OpenAPI service: its operations and the document that describes them.
+pub(crate) fn openapi(store: Store) -> OpenApiService<Api, ()> {
+    OpenApiService::new(Api::new(store), "prog-lang-api", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Programming languages, their publication years and contributions: list them, \
+             filter them by year, and create, read, update and delete them by name. \
+             Errors are RFC 9457 problem details (`application/problem+json`).",
+        )
+        .license("MIT OR Apache-2.0")
+        .server(DEFAULT_SERVER)
+}
+
+/// The whole service over `store`, as the server and the tests run it.
+pub(crate) fn app(store: Store) -> impl Endpoint + 'static {
+    let service = openapi(store);
+    let spec = Spec::new(&service);
+    Route::new()
+        .at("/openapi.json", get(spec.json_endpoint()))
+        .at("/openapi.yaml", get(spec.yaml_endpoint()))
+        .at(DOCS, get(spec.docs_endpoint()))
+        .nest("/", service)
+        .around(problem::catch_errors)
+        .around(middleware::access_log)
+}
+
+/// The `Allow` header value for `path`: every method it answers. HEAD is answered wherever GET is
+/// (poem runs GET and drops the body); OPTIONS is not answered.
+pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
+    match path {
+        "/programming_languages" => Some("GET, HEAD, POST"),
+        "/" | "/healthz" | "/openapi.json" | "/openapi.yaml" | DOCS => Some("GET, HEAD"),
+        _ => match path.strip_prefix("/programming_languages/") {
+            Some(name) if !name.is_empty() && !name.contains('/') => Some("GET, HEAD, PUT, DELETE"),
+            _ => None,
+        },
+    }
+}

@@ -1,0 +1,303 @@
+//! The wire types: what a client sends and receives, with the rules of each field.
+//!
+//! poem-openapi derives their schemas (and so the spec) from these declarations; serde reads and
+//! writes them (see `json.rs`), and `validate` enforces the rules the schemas state. The store keeps
+//! `Language` as it is, so a listed page is serialized straight from the store's values.
+
+use std::sync::Arc;
+
+use poem_openapi::{Object, types::Example};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::seed;
+
+/// Longest name, in characters (Unicode code points).
+pub(crate) const NAME_MAX_CHARS: usize = 64;
+/// Longest contribution, in characters (Unicode code points).
+pub(crate) const CONTRIBUTION_MAX_CHARS: usize = 1000;
+/// Earliest and latest publication years accepted.
+pub(crate) const YEAR_MIN: i32 = 1800;
+pub(crate) const YEAR_MAX: i32 = 2100;
+
+/// The name's `pattern`: no control character (Unicode Cc) anywhere, and no white space (Unicode
+/// White_Space and U+FEFF, which is ECMA-262's `\s`) first or last. The classes are spelled out
+/// rather than written `\s`, because regex engines disagree about `\s` (Python's lacks U+FEFF) and
+/// clients validate with whichever engine they have. `is_valid_name` is the same rule in Rust.
+#[cfg(test)] // the spec test holds the spec to it
+pub(crate) const NAME_PATTERN: &str = concat!(
+    r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]",
+    r"(?:[^\x00-\x1F\x7F-\x9F]*",
+    r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$"
+);
+
+/// A programming language.
+#[derive(Object, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[oai(example)]
+#[serde(deny_unknown_fields, expecting = "a JSON object")]
+pub struct Language {
+    /// The language's name: its identity, unique and compared exactly (case-sensitive, no Unicode
+    /// normalization). 1 to 64 characters, no control characters, no leading or trailing white space.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$"
+    ))]
+    pub name: String,
+    /// The year the language was first published, 1800 to 2100.
+    #[oai(validator(minimum(value = "1800"), maximum(value = "2100")))]
+    #[serde(deserialize_with = "year")]
+    pub publication_year: i32,
+    /// What the language brought to programming, 1 to 1,000 characters.
+    #[oai(validator(min_length = 1, max_length = 1000))]
+    pub contribution: String,
+}
+
+impl Example for Language {
+    fn example() -> Self {
+        seed::languages().swap_remove(0)
+    }
+}
+
+/// Changes to a language: any subset of its fields. A field left out keeps its value; `name`, when
+/// given, must be the language's own name (a rename is a delete and a create).
+#[derive(Object, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[oai(example, skip_serializing_if_is_none)]
+#[serde(deny_unknown_fields, expecting = "a JSON object")]
+pub struct LanguageChanges {
+    /// The language's name; when given, it must equal the name in the path.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$"
+    ))]
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<String>,
+    /// The year the language was first published, 1800 to 2100.
+    #[oai(validator(minimum(value = "1800"), maximum(value = "2100")))]
+    #[serde(default, deserialize_with = "present_year")]
+    pub publication_year: Option<i32>,
+    /// What the language brought to programming, 1 to 1,000 characters.
+    #[oai(validator(min_length = 1, max_length = 1000))]
+    #[serde(default, deserialize_with = "present")]
+    pub contribution: Option<String>,
+}
+
+impl Example for LanguageChanges {
+    fn example() -> Self {
+        Self {
+            contribution: Some("The JVM".to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
+/// One page of languages, in insertion order.
+#[derive(Object, Serialize, Debug, Clone)]
+#[oai(example, skip_serializing_if_is_none)]
+pub struct LanguagePage {
+    /// The languages of this page: `limit` of them on every page but the last.
+    pub programming_languages: Vec<Arc<Language>>,
+    /// Pass this as `page_token`, with the same year filters, to get the next page. Absent on the
+    /// last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+impl Example for LanguagePage {
+    fn example() -> Self {
+        Self {
+            programming_languages: seed::languages().into_iter().map(Arc::new).collect(),
+            next_page_token: None,
+        }
+    }
+}
+
+/// The service's health.
+#[derive(Object, Serialize, Debug, Clone)]
+#[oai(example)]
+pub struct Health {
+    /// `ok` when the service can answer requests.
+    pub status: String,
+}
+
+impl Example for Health {
+    fn example() -> Self {
+        Self::ok()
+    }
+}
+
+impl Health {
+    pub(crate) fn ok() -> Self {
+        Self {
+            status: "ok".to_owned(),
+        }
+    }
+}
+
+/// A field that breaks a rule of the resource: which one (a JSON Pointer) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    pub pointer: &'static str,
+    pub detail: String,
+}
+
+impl FieldError {
+    fn new(pointer: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            pointer,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl Language {
+    /// Every rule of the resource this language breaks; empty when it is valid.
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        check_name(&self.name, &mut errors);
+        check_year(self.publication_year, &mut errors);
+        check_contribution(&self.contribution, &mut errors);
+        errors
+    }
+}
+
+impl LanguageChanges {
+    /// Every rule of the resource these changes break; empty when they are valid.
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(name) = &self.name {
+            check_name(name, &mut errors);
+        }
+        if let Some(year) = self.publication_year {
+            check_year(year, &mut errors);
+        }
+        if let Some(contribution) = &self.contribution {
+            check_contribution(contribution, &mut errors);
+        }
+        errors
+    }
+}
+
+/// Whether `name` may name a language: the rule `NAME_PATTERN` and `NAME_MAX_CHARS` state.
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    let is_edge_space = |c: char| c.is_whitespace() || c == '\u{FEFF}';
+    let chars = name.chars().count();
+    (1..=NAME_MAX_CHARS).contains(&chars)
+        && !name.chars().any(char::is_control)
+        && !name.starts_with(is_edge_space)
+        && !name.ends_with(is_edge_space)
+}
+
+fn check_name(name: &str, errors: &mut Vec<FieldError>) {
+    if !is_valid_name(name) {
+        errors.push(FieldError::new(
+            "/name",
+            "must be 1 to 64 characters, without control characters or leading or trailing white space",
+        ));
+    }
+}
+
+fn check_year(year: i32, errors: &mut Vec<FieldError>) {
+    if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
+        errors.push(FieldError::new(
+            "/publication_year",
+            format!("must be an integer from {YEAR_MIN} to {YEAR_MAX}"),
+        ));
+    }
+}
+
+fn check_contribution(contribution: &str, errors: &mut Vec<FieldError>) {
+    if !(1..=CONTRIBUTION_MAX_CHARS).contains(&contribution.chars().count()) {
+        errors.push(FieldError::new(
+            "/contribution",
+            "must be 1 to 1000 characters",
+        ));
+    }
+}
+
+/// Reads a field that may be left out but, when present, must not be `null`: every field of a
+/// language is required, so `null` cannot mean "remove" (RFC 7396) and is rejected, not ignored.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Reads a year: any JSON integer, held as an `i32` (one out of that range becomes the nearest end,
+/// which the range check then refuses). A float such as `1990.0` or a string is refused here, with
+/// a message that speaks JSON, not Rust.
+fn year<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    struct YearVisitor;
+
+    impl serde::de::Visitor<'_> for YearVisitor {
+        type Value = i32;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(formatter, "an integer from {YEAR_MIN} to {YEAR_MAX}")
+        }
+
+        fn visit_i64<E>(self, value: i64) -> Result<i32, E> {
+            Ok(i32::try_from(value).unwrap_or(if value < 0 { i32::MIN } else { i32::MAX }))
+        }
+
+        fn visit_u64<E>(self, value: u64) -> Result<i32, E> {
+            Ok(i32::try_from(value).unwrap_or(i32::MAX))
+        }
+    }
+
+    deserializer.deserialize_i64(YearVisitor)
+}
+
+fn present_year<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i32>, D::Error> {
+    year(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_contract() {
+        for good in ["C", "C++", "PL/I", "Café", "日本語", "a b", &"x".repeat(64)] {
+            assert!(is_valid_name(good), "{good:?} should be valid");
+        }
+        for bad in [
+            "",
+            " C",
+            "C ",
+            "\u{FEFF}C",
+            "C\u{3000}",
+            "C\u{A0}",
+            "a\u{0}b",
+            "a\nb",
+            "a\u{85}b",
+            &"x".repeat(65),
+        ] {
+            assert!(!is_valid_name(bad), "{bad:?} should be invalid");
+        }
+    }
+
+    #[test]
+    fn null_is_not_absent_in_changes() {
+        let err = serde_json::from_str::<LanguageChanges>(r#"{"contribution": null}"#);
+        assert!(err.is_err());
+        let empty: LanguageChanges = serde_json::from_str("{}").expect("empty changes");
+        assert_eq!(empty, LanguageChanges::default());
+    }
+
+    #[test]
+    fn years_must_be_json_integers() {
+        let doc = |year: &str| {
+            format!(r#"{{"name": "X", "publication_year": {year}, "contribution": "y"}}"#)
+        };
+        assert!(serde_json::from_str::<Language>(&doc("1990")).is_ok());
+        for bad in ["1990.0", "1.99e3", "\"1990\"", "true", "null"] {
+            assert!(
+                serde_json::from_str::<Language>(&doc(bad)).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The published spec: poem-openapi's document with the corrections it cannot express, served as
+//! JSON, as YAML and inside Swagger UI, all three from one corrected document.
+//!
+//! The corrections: response header names as they are sent (poem-openapi upper-cases them),
+//! `additionalProperties: false` on request bodies (the server refuses unknown fields), and a
+//! `default` problem response on every operation, for the errors any request can meet.
+
+use poem::{Endpoint, Response, endpoint::make_sync, web::Html};
+use poem_openapi::OpenApiService;
+use serde_json::{Map, Value, json};
+
+use crate::{api::Api, problem::PROBLEM_JSON};
+
+/// Response headers as the server sends them, by the upper-case name poem-openapi gives them.
+const HEADER_NAMES: [&str; 6] = [
+    "Allow",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Request-Id",
+];
+
+/// The spec in each of its published forms.
+pub(crate) struct Spec {
+    json: String,
+    yaml: String,
+    docs: String,
+}
+
+impl Spec {
+    pub(crate) fn new(service: &OpenApiService<Api, ()>) -> Self {
+        let original = service.spec();
+        let mut document: Value =
+            serde_json::from_str(&original).unwrap_or_else(|_| Value::Object(Map::new()));
+        correct(&mut document);
+        let json = format!("{document:#}\n");
+        let yaml = serde_yaml::to_string(&document).unwrap_or_default();
+        // Swagger UI's page embeds the spec as a JavaScript literal: put the corrected one there.
+        let docs = service.swagger_ui_html().replacen(&original, &json, 1);
+        Self { json, yaml, docs }
+    }
+
+    pub(crate) fn json_endpoint(&self) -> impl Endpoint + use<> {
+        let json = self.json.clone();
+        make_sync(move |_| {
+            Response::builder()
+                .content_type("application/json")
+                .body(json.clone())
+        })
+    }
+
+    pub(crate) fn yaml_endpoint(&self) -> impl Endpoint + use<> {
+        let yaml = self.yaml.clone();
+        make_sync(move |_| {
+            Response::builder()
+                .content_type("application/yaml")
+                .body(yaml.clone())
+        })
+    }
+
+    pub(crate) fn docs_endpoint(&self) -> impl Endpoint + use<> {
+        let docs = self.docs.clone();
+        make_sync(move |_| Html(docs.clone()))
+    }
+}
+
+fn correct(document: &mut Value) {
+    let mut request_schemas = Vec::new();
+    for operation in operations(document) {
+        if let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
+            for response in responses.values_mut() {
+                if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) {
+                    rename_headers(headers);
+                }
+            }
+            responses.insert(
+                "default".to_owned(),
+                json!({
+                    "description": "A problem: any error this operation can meet, in RFC 9457's shape.",
+                    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                }),
+            );
+        }
+        if let Some(content) = operation
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object)
+        {
+            request_schemas.extend(
+                content
+                    .values()
+                    .filter_map(|media| media.pointer("/schema/$ref")?.as_str())
+                    .filter_map(|reference| reference.strip_prefix("#/components/schemas/"))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    for name in request_schemas {
+        if let Some(schema) = document
+            .pointer_mut(&format!("/components/schemas/{name}"))
+            .and_then(Value::as_object_mut)
+        {
+            schema.insert("additionalProperties".to_owned(), Value::Bool(false));
+        }
+    }
+}
+
+/// Every operation object of the document.
+fn operations(document: &mut Value) -> Vec<&mut Value> {
+    document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|path| path.values_mut())
+        .collect()
+}
+
+fn rename_headers(headers: &mut Map<String, Value>) {
+    let renamed = std::mem::take(headers)
+        .into_iter()
+        .map(|(name, header)| {
+            let sent = HEADER_NAMES
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(&name))
+                .map_or(name, |known| (*known).to_owned());
+            (sent, header)
+        })
+        .collect();
+    *headers = renamed;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{routes::openapi, store::Store};
+
+    #[test]
+    fn the_name_pattern_is_the_rule_the_server_applies() {
+        let spec = Spec::new(&openapi(Store::in_memory()));
+        let document: Value = serde_json::from_str(&spec.json).expect("JSON");
+        for schema in ["Language", "LanguageChanges"] {
+            let pattern =
+                &document["components"]["schemas"][schema]["properties"]["name"]["pattern"];
+            assert_eq!(pattern, crate::schema::NAME_PATTERN, "{schema}");
+        }
+    }
+
+    #[test]
+    fn swagger_ui_shows_the_corrected_spec() {
+        let service = openapi(Store::in_memory());
+        let spec = Spec::new(&service);
+        assert!(spec.docs.contains(&spec.json));
+        assert!(!spec.docs.contains(&service.spec()));
+    }
+}

@@ -1,0 +1,163 @@
+//! The store the handlers see: the operations on languages and the facts they report.
+//!
+//! It knows nothing of HTTP: it answers with languages, pages and `StoreError`s such as `NotFound`,
+//! and the API layer maps those to statuses. `Store` hides which backend runs, so every handler and
+//! every test works the same on each.
+
+mod memory;
+
+use std::{fmt, sync::Arc};
+
+use crate::schema::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN};
+
+use memory::MemoryStore;
+
+/// The languages, behind whichever backend was configured. Cheap to clone: clones share one store.
+#[derive(Clone)]
+pub struct Store(Arc<Backend>);
+
+enum Backend {
+    Memory(MemoryStore),
+}
+
+impl Store {
+    /// A store in this process's memory, holding the seed languages.
+    pub fn in_memory() -> Self {
+        Self(Arc::new(Backend::Memory(MemoryStore::new())))
+    }
+
+    /// One page of the languages that pass `filter`, in insertion order, after `after`.
+    pub(crate) async fn list(
+        &self,
+        filter: YearFilter,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => Ok(store.list(filter, after, limit)),
+        }
+    }
+
+    /// The language named exactly `name`.
+    pub(crate) async fn get(&self, name: &str) -> Result<Stored, StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => store.get(name),
+        }
+    }
+
+    /// Adds `language` at the end of the insertion order, unless its name is taken.
+    pub(crate) async fn create(&self, language: Language) -> Result<Stored, StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => store.create(language),
+        }
+    }
+
+    /// Applies `changes` to the language named `name`, in one step; it keeps its place in the order.
+    /// A `name` in `changes` is ignored: the caller checks that it is `name`.
+    pub(crate) async fn update(
+        &self,
+        name: &str,
+        changes: LanguageChanges,
+    ) -> Result<Stored, StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => store.update(name, changes),
+        }
+    }
+
+    /// Removes the language named `name` and returns it.
+    pub(crate) async fn delete(&self, name: &str) -> Result<Stored, StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => store.delete(name),
+        }
+    }
+
+    /// Whether the store can serve requests.
+    pub(crate) async fn health(&self) -> Result<(), StoreError> {
+        match &*self.0 {
+            Backend::Memory(_) => Ok(()),
+        }
+    }
+
+    /// The secret that page tokens are signed with, the same for every server sharing this store.
+    pub(crate) fn page_token_key(&self) -> &[u8] {
+        match &*self.0 {
+            Backend::Memory(store) => store.page_token_key(),
+        }
+    }
+}
+
+/// What went wrong, as a fact about the data; the API decides what status it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreError {
+    /// No language has that name.
+    NotFound,
+    /// A language of that name exists already.
+    AlreadyExists,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotFound => "no language has that name",
+            Self::AlreadyExists => "a language of that name exists already",
+        })
+    }
+}
+
+/// A language as stored, with the version that changes whenever it changes.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub language: Arc<Language>,
+    /// Unique across the store's history: a changed or re-created language gets a new one.
+    #[allow(dead_code)] // the source of ETags
+    pub version: u64,
+}
+
+/// Where a page ended: the insertion position of its last language. The next page starts after it,
+/// so languages created or deleted meanwhile neither shift nor repeat what follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Cursor(pub u64);
+
+/// One page of languages and, unless it is the last, where the next one starts.
+#[derive(Debug, Clone)]
+pub(crate) struct Page {
+    pub languages: Vec<Arc<Language>>,
+    pub next: Option<Cursor>,
+}
+
+/// Exclusive bounds on the publication year: `after < publication_year < before`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct YearFilter {
+    pub after: Option<i32>,
+    pub before: Option<i32>,
+}
+
+impl YearFilter {
+    /// The years that pass, within the years a language can have; `None` when none can pass.
+    pub(crate) fn years(self) -> Option<(i32, i32)> {
+        let low = self
+            .after
+            .map_or(YEAR_MIN, |after| after.saturating_add(1).max(YEAR_MIN));
+        let high = self
+            .before
+            .map_or(YEAR_MAX, |before| before.saturating_sub(1).min(YEAR_MAX));
+        (low <= high).then_some((low, high))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn year_filters_are_exclusive_and_clipped() {
+        let filter = |after, before| YearFilter { after, before }.years();
+        assert_eq!(filter(None, None), Some((YEAR_MIN, YEAR_MAX)));
+        assert_eq!(filter(Some(1960), Some(1965)), Some((1961, 1964)));
+        assert_eq!(filter(Some(0), Some(30000)), Some((YEAR_MIN, YEAR_MAX)));
+        assert_eq!(filter(Some(1964), Some(1965)), None);
+        assert_eq!(filter(Some(2000), Some(1990)), None);
+        assert_eq!(filter(Some(i32::MAX), None), None);
+        assert_eq!(filter(None, Some(i32::MIN)), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! The published contract: the live spec equals `openapi/` byte for byte, and says what it must.
+
+use std::path::PathBuf;
+
+use reqwest::{StatusCode, header::LOCATION};
+use serde_json::Value;
+
+use crate::helpers::{content_type, json_body, spawn_app};
+
+const REWRITE: &str = "UPDATE_SPEC=1 cargo test --test api spec (or: just spec)";
+
+fn exported(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("openapi")
+        .join(file)
+}
+
+#[tokio::test]
+async fn the_exported_spec_is_the_live_spec() {
+    let app = spawn_app().await;
+    for (file, media_type) in [
+        ("openapi.json", "application/json"),
+        ("openapi.yaml", "application/yaml"),
+    ] {
+        let response = app.get(&format!("/{file}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(content_type(&response), media_type);
+        let live = response.text().await.expect("spec text");
+        let path = exported(file);
+        if std::env::var_os("UPDATE_SPEC").is_some() {
+            std::fs::write(&path, &live).expect("write the spec");
+            continue;
+        }
+        let saved = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            saved == live,
+            "openapi/{file} differs from the live spec; rewrite it with: {REWRITE}"
+        );
+    }
+}
+
+async fn live_spec() -> Value {
+    let app = spawn_app().await;
+    json_body(app.get("/openapi.json").await, StatusCode::OK).await
+}
+
+fn operations(spec: &Value) -> Vec<(String, String, Value)> {
+    let mut found = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            found.push((path.clone(), method.clone(), operation.clone()));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_spec_holds_the_operations_with_their_frozen_ids_and_nothing_else() {
+    let spec = live_spec().await;
+    let mut ids: Vec<String> = operations(&spec)
+        .iter()
+        .map(|(_, _, op)| op["operationId"].as_str().expect("operationId").to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "create_language",
+            "delete_language",
+            "get_language",
+            "health",
+            "list_languages",
+            "update_language"
+        ]
+    );
+    for (path, method, op) in operations(&spec) {
+        assert_eq!(
+            op["tags"].as_array().map(Vec::len),
+            Some(1),
+            "{method} {path}: one tag"
+        );
+        for field in ["summary", "description"] {
+            assert!(
+                op[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path}: {field}"
+            );
+        }
+        let responses = op["responses"].as_object().expect("responses");
+        assert!(
+            responses.contains_key("default"),
+            "{method} {path}: default"
+        );
+        for (status, response) in responses {
+            let is_error = status == "default" || !status.starts_with('2');
+            for (media_type, media) in response["content"].as_object().into_iter().flatten() {
+                let expected = if is_error {
+                    "application/problem+json"
+                } else {
+                    "application/json"
+                };
+                assert_eq!(media_type, expected, "{method} {path} {status}");
+                if is_error {
+                    assert_eq!(media["schema"]["$ref"], "#/components/schemas/Problem");
+                }
+            }
+            for header in response["headers"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(h, _)| h)
+            {
+                assert_ne!(
+                    header,
+                    &header.to_uppercase(),
+                    "{method} {path}: header {header} as sent"
+                );
+            }
+        }
+    }
+    assert!(!spec["servers"].as_array().expect("servers").is_empty());
+    for hidden in ["/", "/docs", "/openapi.json", "/openapi.yaml"] {
+        assert!(spec["paths"].get(hidden).is_none(), "{hidden}");
+    }
+}
+
+#[tokio::test]
+async fn request_schemas_refuse_unknown_fields_and_have_examples() {
+    let spec = live_spec().await;
+    for schema in ["Language", "LanguageChanges"] {
+        let schema = &spec["components"]["schemas"][schema];
+        assert_eq!(schema["additionalProperties"], false);
+        assert!(schema["example"].is_object());
+    }
+    assert_eq!(
+        spec["components"]["schemas"]["Language"]["example"],
+        serde_json::json!({"name": "COBOL", "publication_year": 1960, "contribution": "record data"})
+    );
+    assert!(
+        spec["components"]["schemas"]["LanguagePage"]["example"]["programming_languages"]
+            .is_array()
+    );
+    let created = &spec["paths"]["/programming_languages"]["post"]["responses"]["201"];
+    assert!(created["headers"]["Location"].is_object(), "{created}");
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_by_the_binary_and_the_root_redirects_to_it() {
+    let app = spawn_app().await;
+    let docs = app.get("/docs").await;
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(content_type(&docs).starts_with("text/html"));
+    let html = docs.text().await.expect("HTML");
+    assert!(html.contains("SwaggerUIBundle"), "the bundle is inline");
+    assert!(!html.contains("<script src=\"http"), "no CDN");
+    assert!(
+        !html.contains("<link rel=\"stylesheet\" href=\"http"),
+        "no CDN"
+    );
+    let spec = app.get("/openapi.json").await.text().await.expect("spec");
+    assert!(html.contains(&spec), "Swagger UI shows the published spec");
+
+    let root = app.get("/").await;
+    assert_eq!(root.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(root.headers()[LOCATION], "/docs");
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let app = spawn_app().await;
+    let body = json_body(app.get("/healthz").await, StatusCode::OK).await;
+    assert_eq!(body, serde_json::json!({"status": "ok"}));
+}
