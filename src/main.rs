@@ -1,6 +1,6 @@
 //! The prog-lang-api binary: configuration, logging, the listener, and the signals that stop it.
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use clap::Parser;
 use prog_lang_api::{Config, Store, serve};
@@ -12,6 +12,8 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let listener = match TcpListener::bind(config.addr).await {

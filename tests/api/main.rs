@@ -6,6 +6,7 @@ mod errors;
 mod get;
 mod helpers;
 mod list;
+mod process;
 mod spec;
 mod tutorial;
 mod update;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::helpers::{content_type, json_body, spawn_app};
 
-const REWRITE: &str = "UPDATE_SPEC=1 cargo test --test api spec (or: just spec)";
+const REWRITE: &str = "UPDATE_SPEC=1 cargo test --test api spec";
 
 fn exported(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
