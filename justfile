@@ -25,3 +25,8 @@ check:
 # Rewrite openapi/openapi.json and openapi/openapi.yaml from the live spec
 spec:
     UPDATE_SPEC=1 cargo test --test api spec
+
+# The spec's name pattern under ECMA-262, and schemathesis against the release binary
+conformance:
+    node tests/name_pattern.mjs
+    tests/schemathesis/run

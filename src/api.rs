@@ -60,8 +60,8 @@ pub(crate) enum ListLanguagesResponse {
     /// A page of languages, in insertion order.
     #[oai(status = 200)]
     Ok(Json<LanguagePage>),
-    /// A parameter is not an integer, out of range, or a page token that was not issued for these
-    /// filters.
+    /// A parameter is not an integer, out of range, unknown or repeated, or a page token that was
+    /// not issued for these filters.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
 }
@@ -71,6 +71,11 @@ pub(crate) enum GetLanguageResponse {
     /// The language.
     #[oai(status = 200)]
     Ok(Json<Arc<Language>>),
+    /// A query parameter the operation does not take, or the path is not valid percent-encoded
+    /// UTF-8.
+    #[allow(dead_code)] // raised by the framework's parsers and `middleware::strict_query`
+    #[oai(status = 400)]
+    BadRequest(ProblemJson),
     /// No language has this name.
     #[oai(status = 404)]
     NotFound(ProblemJson),
@@ -86,7 +91,7 @@ pub(crate) enum CreateLanguageResponse {
         #[oai(header = "Location")]
         String,
     ),
-    /// The body is malformed or breaks a rule of the resource.
+    /// The body is malformed or breaks a rule of the resource, or a query parameter is given.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
     /// A language of this name exists already.
@@ -105,7 +110,8 @@ pub(crate) enum UpdateLanguageResponse {
     /// The language, updated.
     #[oai(status = 200)]
     Ok(Json<Arc<Language>>),
-    /// The body is malformed, breaks a rule of the resource, or names another language.
+    /// The body is malformed, breaks a rule of the resource, or names another language; or a
+    /// query parameter or the path is wrong.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
     /// No language has this name.
@@ -124,6 +130,11 @@ pub(crate) enum DeleteLanguageResponse {
     /// Deleted; the body is the language as it was.
     #[oai(status = 200)]
     Ok(Json<Arc<Language>>),
+    /// A query parameter the operation does not take, or the path is not valid percent-encoded
+    /// UTF-8.
+    #[allow(dead_code)] // raised by the framework's parsers and `middleware::strict_query`
+    #[oai(status = 400)]
+    BadRequest(ProblemJson),
     /// No language has this name.
     #[oai(status = 404)]
     NotFound(ProblemJson),
@@ -134,6 +145,10 @@ pub(crate) enum HealthResponse {
     /// The service can answer requests.
     #[oai(status = 200)]
     Ok(Json<Health>),
+    /// A query parameter the operation does not take.
+    #[allow(dead_code)] // raised by `middleware::strict_query`
+    #[oai(status = 400)]
+    BadRequest(ProblemJson),
 }
 
 #[derive(ApiResponse)]

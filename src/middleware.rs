@@ -2,7 +2,74 @@
 
 use std::{sync::Arc, time::Instant};
 
+use percent_encoding::percent_decode_str;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
+
+use crate::{
+    problem::{Problem, ProblemField},
+    routes,
+};
+
+/// Refuses a query with a parameter the operation does not take, or one given twice, naming each:
+/// poem-openapi would ignore the one and take the first of the other, so a typo such as
+/// `?befor_year=1965` would silently list everything.
+pub(crate) async fn strict_query<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+) -> Result<Response> {
+    let path = request.original_uri().path();
+    if let (Some(query), Some(known)) = (
+        request.uri().query(),
+        routes::query_parameters(request.method(), path),
+    ) {
+        let errors = query_errors(query, known);
+        if !errors.is_empty() {
+            let detail = errors
+                .iter()
+                .map(|error| {
+                    format!(
+                        "{}: {}",
+                        error.parameter.as_deref().unwrap_or_default(),
+                        error.detail
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Ok(Problem::invalid(path, detail, errors).into_response());
+        }
+    }
+    endpoint
+        .call(request)
+        .await
+        .map(IntoResponse::into_response)
+}
+
+/// One error for each unknown parameter of `query` and each known one given more than once.
+fn query_errors(query: &str, known: &[&str]) -> Vec<ProblemField> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut errors = Vec::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let raw_name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        let name = percent_decode_str(&raw_name.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        let reported = errors
+            .iter()
+            .any(|error: &ProblemField| error.parameter.as_deref() == Some(name.as_str()));
+        if !known.contains(&name.as_str()) {
+            if !reported {
+                errors.push(ProblemField::parameter(name, "unknown parameter"));
+            }
+        } else if seen.contains(&name) {
+            if !reported {
+                errors.push(ProblemField::parameter(name, "given more than once"));
+            }
+        } else {
+            seen.push(name);
+        }
+    }
+    errors
+}
 
 /// Logs one line per request at INFO: method, path as received, status and latency.
 pub(crate) async fn access_log<E: Endpoint>(
@@ -24,4 +91,42 @@ pub(crate) async fn access_log<E: Endpoint>(
         "request"
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(query: &str) -> Vec<(String, String)> {
+        query_errors(query, &["limit", "page_token"])
+            .into_iter()
+            .map(|error| (error.parameter.unwrap_or_default(), error.detail))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_and_repeated_parameters_are_named_once_each() {
+        assert!(named("limit=1&page_token=x").is_empty());
+        assert!(named("").is_empty());
+        assert!(named("limit=1&").is_empty());
+        assert_eq!(
+            named("limt=1"),
+            [("limt".into(), "unknown parameter".into())]
+        );
+        assert_eq!(
+            named("limit=1&limit=2&limit=3"),
+            [("limit".into(), "given more than once".into())]
+        );
+        assert_eq!(
+            named("a=1&a=2&%6Cimit=1&limit"),
+            [
+                ("a".into(), "unknown parameter".into()),
+                ("limit".into(), "given more than once".into())
+            ]
+        );
+        assert_eq!(
+            named("%FF=1"),
+            [("\u{FFFD}".into(), "unknown parameter".into())]
+        );
+    }
 }

@@ -4,7 +4,9 @@
 //! framework raises (router, parameter parsers, payload limits) into one, so that no response of the
 //! API is ever `text/plain` or shows internals.
 
-use std::sync::Arc;
+use std::{panic::AssertUnwindSafe, sync::Arc};
+
+use futures_util::FutureExt;
 
 use poem::{
     Endpoint, IntoResponse, Request, Response, Result,
@@ -245,12 +247,23 @@ impl Problem {
         Self::new(ProblemKind::UnsupportedMediaType, instance, detail)
     }
 
+    /// 500: a bug. The detail says nothing of it; the log has the cause.
+    pub(crate) fn internal(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::Internal,
+            instance,
+            "The server could not answer this request.",
+        )
+    }
+
     /// Any error the framework raised, as the problem of its kind.
     pub(crate) fn from_error(instance: &str, error: &poem::Error) -> Self {
         if let Some(error) = error.downcast_ref::<ParseParamError>() {
             return Self::invalid_parameter(instance, error.name, parameter_detail(error.name));
         }
-        if error.is::<ParsePathError>() {
+        // poem's router and poem-openapi's `Path` each raise their own type for a path parameter
+        // that is not valid percent-encoded UTF-8.
+        if error.is::<ParsePathError>() || error.is::<poem::error::ParsePathError>() {
             return Self::invalid_parameter(
                 instance,
                 "name",
@@ -279,11 +292,7 @@ impl Problem {
             ),
             _ => {
                 tracing::error!(error = %error, "request failed");
-                Self::new(
-                    ProblemKind::Internal,
-                    instance,
-                    "The server could not answer this request.",
-                )
+                Self::internal(instance)
             }
         }
     }
@@ -359,10 +368,18 @@ pub(crate) async fn catch_errors<E: Endpoint>(
 ) -> Result<Response> {
     let instance = request.original_uri().path().to_owned();
     let allow = routes::allowed_methods(&instance);
-    match endpoint.call(request).await {
-        Ok(response) => Ok(response.into_response()),
-        Err(error) if error.is_from_response() => Ok(error.into_response()),
-        Err(error) => {
+    let outcome = AssertUnwindSafe(endpoint.call(request))
+        .catch_unwind()
+        .await;
+    match outcome {
+        Ok(Ok(response)) => Ok(response.into_response()),
+        Ok(Err(error)) if error.is_from_response() => Ok(error.into_response()),
+        Err(_) => {
+            // A bug: the panic message went to the log through the panic hook; the client gets a
+            // problem that shows none of it.
+            Ok(Problem::internal(&instance).into_response())
+        }
+        Ok(Err(error)) => {
             let mut response = Problem::from_error(&instance, &error).into_response();
             if response.status() == StatusCode::METHOD_NOT_ALLOWED {
                 if let Some(allow) = allow {

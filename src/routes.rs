@@ -1,7 +1,7 @@
 //! The URL map: the operations, the published spec and its documentation, and the layers around
 //! them; and, for `Allow`, the methods each path answers.
 
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::{Endpoint, EndpointExt, Route, get, http::Method};
 use poem_openapi::OpenApiService;
 
 use crate::{api::Api, middleware, problem, spec::Spec, store::Store};
@@ -34,8 +34,23 @@ pub(crate) fn app(store: Store) -> impl Endpoint + 'static {
         .at("/openapi.yaml", get(spec.yaml_endpoint()))
         .at(DOCS, get(spec.docs_endpoint()))
         .nest("/", service)
+        .around(middleware::strict_query)
         .around(problem::catch_errors)
         .around(middleware::access_log)
+}
+
+/// The query parameters `method` on `path` takes, or `None` when the path or method is not one of
+/// the API's (the router answers those). The spec test holds this to the spec's parameters.
+pub(crate) fn query_parameters(method: &Method, path: &str) -> Option<&'static [&'static str]> {
+    let allow = allowed_methods(path)?;
+    if !allow.split(", ").any(|allowed| allowed == method.as_str()) {
+        return None;
+    }
+    if path == "/programming_languages" && (method == Method::GET || method == Method::HEAD) {
+        Some(&["after_year", "before_year", "limit", "page_token"])
+    } else {
+        Some(&[])
+    }
 }
 
 /// The `Allow` header value for `path`: every method it answers. HEAD is answered wherever GET is

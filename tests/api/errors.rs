@@ -221,3 +221,171 @@ async fn errors_are_problems_whatever_accept_says() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_chunked_body_over_16_kib_is_a_413_problem() {
+    let app = spawn_app().await;
+    let chunk = "x".repeat(4096);
+    let mut request = b"POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..5 {
+        request.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let response = app.raw(&request).await;
+    assert_eq!(response.status, 413, "{}", response.head);
+    assert!(
+        response
+            .head
+            .to_ascii_lowercase()
+            .contains("content-type: application/problem+json")
+    );
+    assert_eq!(response.json()["type"], "/problems/payload-too-large");
+}
+
+#[tokio::test]
+async fn an_announced_oversized_body_is_refused_before_it_is_sent() {
+    let app = spawn_app().await;
+    // 50 MB announced, none of it sent: the answer cannot depend on reading it.
+    let request = b"PUT /programming_languages/COBOL HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 52428800\r\nConnection: close\r\n\r\n{";
+    let response = app.raw(request).await;
+    assert_eq!(response.status, 413, "{}", response.head);
+    assert_eq!(response.json()["instance"], "/programming_languages/COBOL");
+    let cobol = crate::helpers::json_body(app.get_language("COBOL").await, StatusCode::OK).await;
+    assert_eq!(cobol["contribution"], "record data");
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_16_kib_is_read() {
+    let app = spawn_app().await;
+    let mut body = language("Edge", 1990, "").to_string();
+    let padding = 16 * 1024 - body.len();
+    body = body.replacen(
+        "\"contribution\":\"\"",
+        &format!("{}\"contribution\":\"\"", " ".repeat(padding)),
+        1,
+    );
+    assert_eq!(body.len(), 16 * 1024);
+    let response = app
+        .send_raw(
+            Method::POST,
+            "/programming_languages",
+            "application/json",
+            body,
+        )
+        .await;
+    // Read whole and parsed: the empty contribution is what is refused.
+    let problem = problem(
+        response,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(crate::helpers::pointers(&problem), ["/contribution"]);
+}
+
+#[tokio::test]
+async fn a_raw_percent_ff_path_is_a_400_naming_the_name() {
+    let app = spawn_app().await;
+    for method in ["GET", "PUT", "DELETE"] {
+        let request = format!(
+            "{method} /programming_languages/%FF%FE HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        let response = app.raw(request.as_bytes()).await;
+        assert_eq!(response.status, 400, "{method}: {}", response.head);
+        let body = response.json();
+        assert_eq!(body["instance"], "/programming_languages/%FF%FE");
+        assert_eq!(crate::helpers::parameters(&body), ["name"]);
+    }
+}
+
+#[tokio::test]
+async fn unknown_or_repeated_query_parameters_are_400s_naming_them() {
+    let app = spawn_app().await;
+    for (path, named) in [
+        ("/programming_languages?befor_year=1965", vec!["befor_year"]),
+        ("/programming_languages?limit=1&limit=2", vec!["limit"]),
+        (
+            "/programming_languages?after_year=1&after_year=1&x=1",
+            vec!["after_year", "x"],
+        ),
+        ("/programming_languages/COBOL?verbose=1", vec!["verbose"]),
+        ("/healthz?probe=1", vec!["probe"]),
+    ] {
+        let body = problem(
+            app.get(path).await,
+            StatusCode::BAD_REQUEST,
+            "/problems/validation",
+            path.split('?').next().unwrap_or(path),
+        )
+        .await;
+        let mut parameters = crate::helpers::parameters(&body);
+        parameters.sort();
+        assert_eq!(parameters, named, "{path}");
+    }
+    let response = app
+        .send_raw(
+            Method::POST,
+            "/programming_languages?dry_run=1",
+            "application/json",
+            language("Dry", 1990, "x").to_string(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.get_language("Dry").await.status(),
+        StatusCode::NOT_FOUND,
+        "nothing created"
+    );
+}
+
+#[tokio::test]
+async fn empty_query_values_are_400s_naming_the_parameter() {
+    let app = spawn_app().await;
+    for (query, name) in [
+        ("?before_year=", "before_year"),
+        ("?after_year", "after_year"),
+        ("?limit=", "limit"),
+        ("?page_token=", "page_token"),
+    ] {
+        let body = problem(
+            app.list(query).await,
+            StatusCode::BAD_REQUEST,
+            "/problems/validation",
+            "/programming_languages",
+        )
+        .await;
+        assert_eq!(crate::helpers::parameters(&body), [name], "{query}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_utf8_and_odd_json_never_get_a_5xx() {
+    let app = spawn_app().await;
+    let bodies: Vec<Vec<u8>> = vec![
+        b"\xff\xfe".to_vec(),
+        b"{\"name\": \"\xc3\x28\", \"publication_year\": 1990, \"contribution\": \"x\"}".to_vec(),
+        b"{\"name\": \"\\ud800\", \"publication_year\": 1990, \"contribution\": \"x\"}".to_vec(),
+        "[".repeat(10_000).into_bytes(),
+        b"{\"name\": \"A\", \"publication_year\": 1e400, \"contribution\": \"x\"}".to_vec(),
+        b"{\"name\": \"A\", \"publication_year\": -0, \"contribution\": \"x\"}".to_vec(),
+        b"\x00".to_vec(),
+    ];
+    for body in bodies {
+        for (method, path) in [
+            (Method::POST, "/programming_languages"),
+            (Method::PUT, "/programming_languages/COBOL"),
+        ] {
+            let response = app
+                .send_raw(method.clone(), path, "application/json", body.clone())
+                .await;
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "{method} {:?}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    assert_eq!(app.all_names().await.len(), 8);
+}

@@ -178,3 +178,80 @@ pub fn parameters(problem: &Value) -> Vec<String> {
         .filter_map(|error| error["parameter"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// A response read off a raw connection.
+pub struct RawResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+impl TestApp {
+    /// Sends `request` as bytes on a new connection and reads the answer until the server closes
+    /// it (send `Connection: close`). For what an HTTP client library will not send.
+    pub async fn raw(&self, request: &[u8]) -> RawResponse {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        // The server may answer and close before taking all of an oversized body.
+        let _ = stream.write_all(request).await;
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            stream.read_to_end(&mut answer),
+        )
+        .await
+        .expect("the server answers and closes");
+        if read.is_err() && answer.is_empty() {
+            panic!("no answer: {read:?}");
+        }
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head");
+        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status");
+        let mut body = answer[split + 4..].to_vec();
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            body = dechunk(&body);
+        }
+        RawResponse { status, head, body }
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size");
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&data[..line_end])
+                .expect("ASCII")
+                .trim(),
+            16,
+        )
+        .expect("hex size");
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 2 + size + 2..];
+    }
+}
