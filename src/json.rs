@@ -317,6 +317,50 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the bytes, parsing ends in a value or a body error, and an error's text speaks
+        /// JSON, never Rust.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            check_parses_cleanly(&bytes);
+        }
+
+        /// The same for near-misses of a valid body: every field drawn from a set of JSON values.
+        #[test]
+        fn any_shaped_body_parses_or_fails_cleanly(
+            fields in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["name", "publication_year", "contribution", "x", ""]),
+                    proptest::sample::select(vec![
+                        "\"COBOL\"", "1960", "1960.0", "-1", "1e400", "null", "true", "[]", "{}",
+                        "\"\\u0000\"", "\"\\ud800\"", "18446744073709551616", "\"\"",
+                    ]),
+                ),
+                0..5,
+            )
+        ) {
+            let body = format!(
+                "{{{}}}",
+                fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect::<Vec<_>>().join(", ")
+            );
+            check_parses_cleanly(body.as_bytes());
+        }
+    }
+
+    fn check_parses_cleanly(bytes: &[u8]) {
+        for result in [
+            parse::<Language>(bytes).map(|_| ()),
+            parse::<LanguageChanges>(bytes).map(|_| ()),
+        ] {
+            if let Err(BodyError::Invalid { detail, field }) = result {
+                let text = format!("{detail} {field:?}");
+                for internal in ["i32", "i64", "u64", "struct ", "String", "Option"] {
+                    assert!(!detail.contains(internal), "{internal} in {text}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn json_media_types_are_recognized() {
         for yes in [
