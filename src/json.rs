@@ -22,12 +22,20 @@ pub(crate) const BODY_LIMIT_BYTES: usize = 16 * 1024;
 
 /// The media type bodies are declared with in the spec.
 const APPLICATION_JSON: &str = "application/json";
+/// The media type of a JSON merge patch (RFC 7396).
+const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
+
+/// For `JsonBody`'s second parameter: a body that is a JSON merge patch, declared in the spec under
+/// both `application/merge-patch+json` and `application/json`.
+pub(crate) const MERGE_PATCH: bool = true;
 
 /// A JSON request body, parsed strictly: a missing, unknown, duplicated or `null` field, or one of
 /// the wrong JSON type, is an error naming the field. Errors are kept, not raised, so that the
 /// handler answers each with its own declared response, and 404 for a missing language before
 /// 400 for its body (CONTRACT.md, "Errors").
-pub(crate) struct JsonBody<T>(pub std::result::Result<T, BodyError>);
+pub(crate) struct JsonBody<T, const MERGE_PATCH: bool = false>(
+    pub std::result::Result<T, BodyError>,
+);
 
 /// Why a request body was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +83,9 @@ pub(crate) fn is_json(content_type: &str) -> bool {
     }
 }
 
-impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
+impl<'a, T: Type + DeserializeOwned, const MERGE_PATCH: bool> ApiExtractor<'a>
+    for JsonBody<T, MERGE_PATCH>
+{
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
 
     type ParamType = ();
@@ -86,12 +96,20 @@ impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
     }
 
     fn request_meta() -> Option<MetaRequest> {
+        let media_types: &[&'static str] = if MERGE_PATCH {
+            &[MERGE_PATCH_JSON, APPLICATION_JSON]
+        } else {
+            &[APPLICATION_JSON]
+        };
         Some(MetaRequest {
             description: None,
-            content: vec![MetaMediaType {
-                content_type: APPLICATION_JSON,
-                schema: T::schema_ref(),
-            }],
+            content: media_types
+                .iter()
+                .map(|&content_type| MetaMediaType {
+                    content_type,
+                    schema: T::schema_ref(),
+                })
+                .collect(),
             required: true,
         })
     }
@@ -141,6 +159,22 @@ async fn read<T: DeserializeOwned>(
 
 /// Parses `bytes` as one JSON document of type `T`, naming the offending field on failure.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, BodyError> {
+    // serde reads a struct from a JSON array too, matching fields by position: refuse anything but
+    // an object first. (Malformed JSON that happens to start with `{` is left to serde.)
+    let first = bytes
+        .iter()
+        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+    if first.is_some_and(|&byte| byte != b'{') {
+        let valid = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        return Err(BodyError::Invalid {
+            detail: if valid {
+                "The body must be a JSON object.".to_owned()
+            } else {
+                "The body is not valid JSON.".to_owned()
+            },
+            field: None,
+        });
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -304,6 +338,22 @@ mod tests {
             field_of::<LanguageChanges>(r#"{"contribution": null}"#).as_deref(),
             Some("/contribution")
         );
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        for body in ["[\"X\", 1990, \"c\"]", "[]", "\"X\"", "7", "null", " [ ]"] {
+            let error = parse::<Language>(body.as_bytes()).expect_err(body);
+            assert_eq!(
+                error,
+                BodyError::Invalid {
+                    detail: "The body must be a JSON object.".to_owned(),
+                    field: None
+                },
+                "{body}"
+            );
+            assert!(parse::<LanguageChanges>(body.as_bytes()).is_err(), "{body}");
+        }
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //! - `routes`: the URL map, wrapped by `middleware` (access log) and `problem::catch_errors`, which
 //!   turns every error the framework raises into an RFC 9457 problem.
 //! - `api`: one thin handler per operation, with its response enum; `json` reads and writes the
-//!   bodies, `page_token` signs page cursors, `problem` builds the error bodies.
+//!   bodies, `page_token` signs page cursors, `conditional` makes ETags and reads `If-Match`,
+//!   `problem` builds the error bodies.
 //! - `schema`: the wire types and the rules of the resource; `spec` publishes the OpenAPI document.
 //! - `store`: the languages, behind one face for every backend; it knows nothing of HTTP.
 //!
 //! `main.rs` only parses `Config`, starts logging, binds and calls `serve`.
 
 mod api;
+mod conditional;
 mod config;
 mod json;
 mod middleware;

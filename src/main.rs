@@ -16,6 +16,13 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
+    let shutdown = match shutdown_signal() {
+        Ok(shutdown) => shutdown,
+        Err(error) => {
+            eprintln!("prog-lang-api: cannot handle SIGINT and SIGTERM: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -26,7 +33,7 @@ async fn main() -> ExitCode {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!("serving on http://{addr} (Swagger UI at http://{addr}/docs)");
     }
-    match serve(listener, Store::in_memory(), config, shutdown_signal()).await {
+    match serve(listener, Store::in_memory(), config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("prog-lang-api: {error}");
@@ -36,29 +43,18 @@ async fn main() -> ExitCode {
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. Without a SIGTERM handler, the signal that service
-/// managers and container runtimes send would kill the process mid-request.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(terminate) => terminate,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+/// managers and container runtimes send would kill the process mid-request. The handlers are
+/// installed here, before the server announces itself, so that no signal can arrive in between
+/// and kill it.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }

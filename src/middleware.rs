@@ -6,24 +6,46 @@ use percent_encoding::percent_decode_str;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
 use crate::{
+    api::COLLECTION,
     problem::{Problem, ProblemField},
     routes,
+    store::{Store, StoreError},
 };
 
-/// Refuses a query with a parameter the operation does not take, or one given twice, naming each:
-/// poem-openapi would ignore the one and take the first of the other, so a typo such as
-/// `?befor_year=1965` would silently list everything.
-pub(crate) async fn strict_query<E: Endpoint>(
+/// Refuses what no operation would read right: a language path that is not valid
+/// percent-encoded UTF-8 (`x%y` would otherwise name the language "x%y"), and a query with a
+/// parameter the operation does not take, or one given twice (poem-openapi would ignore the one
+/// and take the first of the other, so `?befor_year=1965` would silently list everything). A query
+/// on a missing language is left to the handler: its 404 comes first (CONTRACT.md, "Errors").
+pub(crate) async fn check_request<E: Endpoint>(
     endpoint: Arc<E>,
     request: Request,
+    store: Store,
 ) -> Result<Response> {
     let path = request.original_uri().path();
+    let name = path.strip_prefix(&format!("{COLLECTION}/"));
+    if let Some(raw) = name {
+        if decode_segment(raw).is_none() {
+            let problem = Problem::invalid_parameter(
+                path,
+                "name",
+                "the path must be valid percent-encoded UTF-8",
+            );
+            return Ok(problem.into_response());
+        }
+    }
     if let (Some(query), Some(known)) = (
         request.uri().query(),
         routes::query_parameters(request.method(), path),
     ) {
         let errors = query_errors(query, known);
-        if !errors.is_empty() {
+        let missing = match name.and_then(decode_segment) {
+            Some(name) if !errors.is_empty() => {
+                matches!(store.get(&name).await, Err(StoreError::NotFound))
+            }
+            _ => false,
+        };
+        if !errors.is_empty() && !missing {
             let detail = errors
                 .iter()
                 .map(|error| {
@@ -42,6 +64,21 @@ pub(crate) async fn strict_query<E: Endpoint>(
         .call(request)
         .await
         .map(IntoResponse::into_response)
+}
+
+/// The text of a percent-encoded path segment, if every `%` starts an escape and the bytes are
+/// UTF-8.
+fn decode_segment(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let well_formed = bytes.iter().enumerate().all(|(index, &byte)| {
+        byte != b'%'
+            || bytes
+                .get(index + 1..index + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    well_formed
+        .then(|| percent_decode_str(raw).decode_utf8().ok())?
+        .map(|name| name.into_owned())
 }
 
 /// One error for each unknown parameter of `query` and each known one given more than once.
@@ -102,6 +139,16 @@ mod tests {
             .into_iter()
             .map(|error| (error.parameter.unwrap_or_default(), error.detail))
             .collect()
+    }
+
+    #[test]
+    fn segments_decode_only_when_well_formed() {
+        assert_eq!(decode_segment("PL%2FI").as_deref(), Some("PL/I"));
+        assert_eq!(decode_segment("C++").as_deref(), Some("C++"));
+        assert_eq!(decode_segment("Caf%C3%A9").as_deref(), Some("Café"));
+        for bad in ["x%y", "%", "%4", "a%zz", "%FF", "%C3"] {
+            assert_eq!(decode_segment(bad), None, "{bad}");
+        }
     }
 
     #[test]

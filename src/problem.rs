@@ -92,6 +92,7 @@ pub(crate) enum ProblemKind {
     NotFound,
     MethodNotAllowed,
     AlreadyExists,
+    PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
     Internal,
@@ -100,11 +101,12 @@ pub(crate) enum ProblemKind {
 impl ProblemKind {
     /// Every kind, for the README's table and its test.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::Validation,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::AlreadyExists,
+        Self::PreconditionFailed,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::Internal,
@@ -116,6 +118,7 @@ impl ProblemKind {
             Self::NotFound => "/problems/not-found",
             Self::MethodNotAllowed => "/problems/method-not-allowed",
             Self::AlreadyExists => "/problems/already-exists",
+            Self::PreconditionFailed => "/problems/precondition-failed",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
             Self::Internal => "/problems/internal",
@@ -128,6 +131,7 @@ impl ProblemKind {
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::AlreadyExists => "Already exists",
+            Self::PreconditionFailed => "Precondition failed",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Internal => "Internal server error",
@@ -140,6 +144,7 @@ impl ProblemKind {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyExists => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -216,14 +221,22 @@ impl Problem {
     }
 
     /// 409: a language of that name exists already.
-    pub(crate) fn already_exists(instance: &str, name: &str) -> Self {
+    pub(crate) fn already_exists(instance: &str) -> Self {
         Self::new(
             ProblemKind::AlreadyExists,
             instance,
-            format!(
-                "A programming language named {name:?} exists already; update it with PUT or PATCH, \
-                 or delete it first."
-            ),
+            "A programming language of this name exists already; update it with PUT or PATCH, \
+             or delete it first.",
+        )
+    }
+
+    /// 412: `If-Match` does not match the language's current ETag.
+    pub(crate) fn precondition_failed(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::PreconditionFailed,
+            instance,
+            "The language has changed since the ETag given in If-Match: nothing was changed. \
+             Read it again and retry with its new ETag.",
         )
     }
 
@@ -302,6 +315,7 @@ impl Problem {
 fn parameter_detail(name: &str) -> &'static str {
     match name {
         "after_year" | "before_year" => "must be a 32-bit integer",
+        "If-Match" | "If-None-Match" => "must be `*` or a list of entity tags",
         "limit" => "must be an integer from 1 up",
         _ => "invalid value",
     }

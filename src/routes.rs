@@ -27,14 +27,16 @@ pub(crate) fn openapi(store: Store) -> OpenApiService<Api, ()> {
 
 /// The whole service over `store`, as the server and the tests run it.
 pub(crate) fn app(store: Store) -> impl Endpoint + 'static {
-    let service = openapi(store);
+    let service = openapi(store.clone());
     let spec = Spec::new(&service);
     Route::new()
         .at("/openapi.json", get(spec.json_endpoint()))
         .at("/openapi.yaml", get(spec.yaml_endpoint()))
         .at(DOCS, get(spec.docs_endpoint()))
         .nest("/", service)
-        .around(middleware::strict_query)
+        .around(move |endpoint, request| {
+            middleware::check_request(endpoint, request, store.clone())
+        })
         .around(problem::catch_errors)
         .around(middleware::access_log)
 }

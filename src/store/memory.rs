@@ -11,7 +11,7 @@ use std::{
     sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard},
 };
 
-use super::{Cursor, Page, StoreError, Stored, YearFilter};
+use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
 use crate::{
     schema::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN},
     seed,
@@ -25,18 +25,12 @@ pub(crate) struct MemoryStore {
 #[derive(Default)]
 struct State {
     /// Every language, keyed by insertion position.
-    by_position: BTreeMap<u64, Entry>,
+    by_position: BTreeMap<u64, Stored>,
     /// Name to insertion position.
     by_name: HashMap<Arc<str>, u64>,
     /// For each year from `YEAR_MIN`, the insertion positions of the languages of that year.
     by_year: Vec<BTreeSet<u64>>,
     next_position: u64,
-    next_version: u64,
-}
-
-struct Entry {
-    language: Arc<Language>,
-    version: u64,
 }
 
 impl MemoryStore {
@@ -94,14 +88,16 @@ impl MemoryStore {
             .iter()
             .take(limit)
             .filter_map(|position| state.by_position.get(position))
-            .map(|entry| Arc::clone(&entry.language))
+            .map(Arc::clone)
             .collect();
         Page { languages, next }
     }
 
     pub(crate) fn get(&self, name: &str) -> Result<Stored, StoreError> {
         let state = self.read();
-        state.entry(name).map(Entry::stored)
+        state
+            .position(name)
+            .map(|(_, language)| Arc::clone(language))
     }
 
     pub(crate) fn create(&self, language: Language) -> Result<Stored, StoreError> {
@@ -112,47 +108,50 @@ impl MemoryStore {
         &self,
         name: &str,
         changes: LanguageChanges,
+        precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        let &position = state.by_name.get(name).ok_or(StoreError::NotFound)?;
-        let version = state.next_version;
-        let entry = state
-            .by_position
-            .get_mut(&position)
-            .ok_or(StoreError::NotFound)?;
-        let mut language = Language::clone(&entry.language);
+        let (position, current) = state.position(name)?;
+        if !precondition(current) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        let mut language = Language::clone(current);
         if let Some(year) = changes.publication_year {
             language.publication_year = year;
         }
         if let Some(contribution) = changes.contribution {
             language.contribution = contribution;
         }
-        if language == *entry.language {
-            // Nothing changed, so neither does the version.
-            return Ok(entry.stored());
+        if language == **current {
+            return Ok(Arc::clone(current));
         }
-        let old_year = entry.language.publication_year;
-        let new_year = language.publication_year;
-        entry.language = Arc::new(language);
-        entry.version = version;
-        let stored = entry.stored();
-        state.next_version += 1;
-        if old_year != new_year {
+        let old_year = current.publication_year;
+        let updated = Arc::new(language);
+        if old_year != updated.publication_year {
             state.by_year[year_slot(old_year)].remove(&position);
-            state.by_year[year_slot(new_year)].insert(position);
+            state.by_year[year_slot(updated.publication_year)].insert(position);
         }
-        Ok(stored)
+        state.by_position.insert(position, Arc::clone(&updated));
+        Ok(updated)
     }
 
-    pub(crate) fn delete(&self, name: &str) -> Result<Stored, StoreError> {
+    pub(crate) fn delete(
+        &self,
+        name: &str,
+        precondition: Precondition<'_>,
+    ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        let position = state.by_name.remove(name).ok_or(StoreError::NotFound)?;
-        let entry = state
+        let (position, current) = state.position(name)?;
+        if !precondition(current) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        state.by_name.remove(name);
+        let deleted = state
             .by_position
             .remove(&position)
             .ok_or(StoreError::NotFound)?;
-        state.by_year[year_slot(entry.language.publication_year)].remove(&position);
-        Ok(entry.stored())
+        state.by_year[year_slot(deleted.publication_year)].remove(&position);
+        Ok(deleted)
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -171,11 +170,14 @@ impl MemoryStore {
 }
 
 impl State {
-    fn entry(&self, name: &str) -> Result<&Entry, StoreError> {
-        self.by_name
-            .get(name)
-            .and_then(|position| self.by_position.get(position))
-            .ok_or(StoreError::NotFound)
+    /// The insertion position and the language of `name`.
+    fn position(&self, name: &str) -> Result<(u64, &Stored), StoreError> {
+        let &position = self.by_name.get(name).ok_or(StoreError::NotFound)?;
+        let language = self
+            .by_position
+            .get(&position)
+            .ok_or(StoreError::NotFound)?;
+        Ok((position, language))
     }
 
     fn insert(&mut self, language: Language) -> Result<Stored, StoreError> {
@@ -183,28 +185,13 @@ impl State {
             return Err(StoreError::AlreadyExists);
         }
         let position = self.next_position;
-        let version = self.next_version;
         self.next_position += 1;
-        self.next_version += 1;
         self.by_name
             .insert(Arc::from(language.name.as_str()), position);
         self.by_year[year_slot(language.publication_year)].insert(position);
-        let entry = Entry {
-            language: Arc::new(language),
-            version,
-        };
-        let stored = entry.stored();
-        self.by_position.insert(position, entry);
-        Ok(stored)
-    }
-}
-
-impl Entry {
-    fn stored(&self) -> Stored {
-        Stored {
-            language: Arc::clone(&self.language),
-            version: self.version,
-        }
+        let language = Arc::new(language);
+        self.by_position.insert(position, Arc::clone(&language));
+        Ok(language)
     }
 }
 
@@ -242,6 +229,7 @@ mod tests {
     use std::{sync::Barrier, thread};
 
     use super::*;
+    use crate::store::unconditionally;
 
     fn language(name: &str, year: i32) -> Language {
         Language {
@@ -272,10 +260,8 @@ mod tests {
     #[test]
     fn a_recreated_name_goes_last() {
         let store = MemoryStore::new();
-        let cobol = store.delete("COBOL").expect("delete");
-        store
-            .create(Language::clone(&cobol.language))
-            .expect("create");
+        let cobol = store.delete("COBOL", &unconditionally).expect("delete");
+        store.create(Language::clone(&cobol)).expect("create");
         let mut expected = SEED_NAMES[1..].to_vec();
         expected.push("COBOL");
         assert_eq!(all(&store), expected);
@@ -284,31 +270,55 @@ mod tests {
     #[test]
     fn an_update_keeps_its_place_and_changes_only_given_fields() {
         let store = MemoryStore::new();
-        let before = store.get("APL").expect("get");
         let changes = LanguageChanges {
             publication_year: Some(2000),
             ..LanguageChanges::default()
         };
-        let after = store.update("APL", changes).expect("update");
-        assert_eq!(after.language.publication_year, 2000);
-        assert_eq!(after.language.contribution, "array processing");
-        assert_ne!(after.version, before.version);
+        let after = store
+            .update("APL", changes, &unconditionally)
+            .expect("update");
+        assert_eq!(after.publication_year, 2000);
+        assert_eq!(after.contribution, "array processing");
         assert_eq!(all(&store), SEED_NAMES);
         let filter = YearFilter {
             after: Some(1999),
             before: Some(2001),
         };
         assert_eq!(names(&store.list(filter, None, 10)), ["APL"]);
+        let old = YearFilter {
+            after: Some(1961),
+            before: Some(1963),
+        };
+        assert!(names(&store.list(old, None, 10)).is_empty());
     }
 
     #[test]
-    fn an_empty_update_keeps_the_version() {
+    fn a_failed_precondition_changes_nothing() {
         let store = MemoryStore::new();
-        let before = store.get("APL").expect("get");
-        let after = store
-            .update("APL", LanguageChanges::default())
-            .expect("update");
-        assert_eq!(after.version, before.version);
+        let changes = LanguageChanges {
+            contribution: Some("changed".to_owned()),
+            ..LanguageChanges::default()
+        };
+        let refuse = |_: &Language| false;
+        assert_eq!(
+            store.update("APL", changes, &refuse).unwrap_err(),
+            StoreError::PreconditionFailed
+        );
+        assert_eq!(
+            store.delete("APL", &refuse).unwrap_err(),
+            StoreError::PreconditionFailed
+        );
+        assert_eq!(
+            store.get("APL").expect("get").contribution,
+            "array processing"
+        );
+        let only_apl = |language: &Language| language.name == "APL";
+        assert!(store.delete("APL", &only_apl).is_ok());
+        assert_eq!(
+            store.delete("APL", &only_apl).unwrap_err(),
+            StoreError::NotFound,
+            "a missing language is not found, whatever the precondition"
+        );
     }
 
     #[test]
@@ -318,10 +328,13 @@ mod tests {
             store.create(language("COBOL", 1999)).unwrap_err(),
             StoreError::AlreadyExists
         );
-        assert_eq!(store.delete("cobol").unwrap_err(), StoreError::NotFound);
+        assert_eq!(
+            store.delete("cobol", &unconditionally).unwrap_err(),
+            StoreError::NotFound
+        );
         assert_eq!(
             store
-                .update("Nope", LanguageChanges::default())
+                .update("Nope", LanguageChanges::default(), &unconditionally)
                 .unwrap_err(),
             StoreError::NotFound
         );
@@ -369,7 +382,7 @@ mod tests {
                     let name = format!("churn{i}");
                     let _ = store.create(language(&name, 1950));
                     if i % 2 == 0 {
-                        let _ = store.delete(&name);
+                        let _ = store.delete(&name, &unconditionally);
                     }
                     i += 1;
                 }
@@ -440,7 +453,9 @@ mod tests {
                             publication_year: Some(1900 + i),
                             contribution: Some(format!("writer {i}")),
                         };
-                        store.update("CLU", changes).expect("update");
+                        store
+                            .update("CLU", changes, &unconditionally)
+                            .expect("update");
                     }
                 })
             })
@@ -448,7 +463,7 @@ mod tests {
         for handle in handles {
             handle.join().expect("thread");
         }
-        let clu = store.get("CLU").expect("get").language;
+        let clu = store.get("CLU").expect("get");
         assert_eq!(
             clu.contribution,
             format!("writer {}", clu.publication_year - 1900)

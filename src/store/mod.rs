@@ -52,22 +52,28 @@ impl Store {
         }
     }
 
-    /// Applies `changes` to the language named `name`, in one step; it keeps its place in the order.
-    /// A `name` in `changes` is ignored: the caller checks that it is `name`.
+    /// Applies `changes` to the language named `name` if `precondition` holds for it, all in one
+    /// step; it keeps its place in the order. A `name` in `changes` is ignored: the caller checks
+    /// that it is `name`.
     pub(crate) async fn update(
         &self,
         name: &str,
         changes: LanguageChanges,
+        precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
         match &*self.0 {
-            Backend::Memory(store) => store.update(name, changes),
+            Backend::Memory(store) => store.update(name, changes, precondition),
         }
     }
 
-    /// Removes the language named `name` and returns it.
-    pub(crate) async fn delete(&self, name: &str) -> Result<Stored, StoreError> {
+    /// Removes the language named `name` if `precondition` holds for it, and returns it.
+    pub(crate) async fn delete(
+        &self,
+        name: &str,
+        precondition: Precondition<'_>,
+    ) -> Result<Stored, StoreError> {
         match &*self.0 {
-            Backend::Memory(store) => store.delete(name),
+            Backend::Memory(store) => store.delete(name, precondition),
         }
     }
 
@@ -93,6 +99,8 @@ pub(crate) enum StoreError {
     NotFound,
     /// A language of that name exists already.
     AlreadyExists,
+    /// The language is not in the state the caller required.
+    PreconditionFailed,
 }
 
 impl fmt::Display for StoreError {
@@ -100,17 +108,22 @@ impl fmt::Display for StoreError {
         f.write_str(match self {
             Self::NotFound => "no language has that name",
             Self::AlreadyExists => "a language of that name exists already",
+            Self::PreconditionFailed => "the language is not in the required state",
         })
     }
 }
 
-/// A language as stored, with the version that changes whenever it changes.
-#[derive(Debug, Clone)]
-pub(crate) struct Stored {
-    pub language: Arc<Language>,
-    /// Unique across the store's history: a changed or re-created language gets a new one.
-    #[allow(dead_code)] // the source of ETags
-    pub version: u64,
+/// A language as stored; shared, so that handing it out copies nothing.
+pub(crate) type Stored = Arc<Language>;
+
+/// A condition on a language's current state that a write requires, checked in the same step as
+/// the write (an `If-Match`, for the API).
+pub(crate) type Precondition<'a> = &'a (dyn Fn(&Language) -> bool + Sync);
+
+/// The precondition that always holds.
+#[cfg(test)]
+pub(crate) fn unconditionally(_: &Language) -> bool {
+    true
 }
 
 /// Where a page ended: the insertion position of its last language. The next page starts after it,

@@ -389,3 +389,87 @@ async fn invalid_utf8_and_odd_json_never_get_a_5xx() {
     }
     assert_eq!(app.all_names().await.len(), 8);
 }
+
+#[tokio::test]
+async fn a_json_array_is_not_a_body() {
+    let app = spawn_app().await;
+    let created = app
+        .send_raw(
+            Method::POST,
+            "/programming_languages",
+            "application/json",
+            r#"["Arr", 1990, "c"]"#,
+        )
+        .await;
+    problem(
+        created,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(
+        app.get_language("Arr").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    for body in [r#"["CLU", 1999]"#, "[]"] {
+        let updated = app
+            .send_raw(
+                Method::PUT,
+                "/programming_languages/CLU",
+                "application/json",
+                body,
+            )
+            .await;
+        problem(
+            updated,
+            StatusCode::BAD_REQUEST,
+            "/problems/validation",
+            "/programming_languages/CLU",
+        )
+        .await;
+    }
+    let clu = crate::helpers::json_body(app.get_language("CLU").await, StatusCode::OK).await;
+    assert_eq!(clu["publication_year"], 1975);
+}
+
+#[tokio::test]
+async fn a_query_on_a_missing_language_is_a_404() {
+    let app = spawn_app().await;
+    for method in [Method::GET, Method::DELETE] {
+        let response = app
+            .client
+            .request(method, app.url("/programming_languages/Nope?x=1"))
+            .send()
+            .await
+            .expect("request");
+        problem(
+            response,
+            StatusCode::NOT_FOUND,
+            "/problems/not-found",
+            "/programming_languages/Nope",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_path_that_is_not_valid_percent_encoding_is_a_400() {
+    let app = spawn_app().await;
+    app.create(&language("x%y", 1990, "a percent sign")).await;
+    for path in [
+        "/programming_languages/x%y",
+        "/programming_languages/%",
+        "/programming_languages/%4",
+    ] {
+        let body = problem(
+            app.get(path).await,
+            StatusCode::BAD_REQUEST,
+            "/problems/validation",
+            path,
+        )
+        .await;
+        assert_eq!(crate::helpers::parameters(&body), ["name"]);
+    }
+    assert_eq!(app.get_language("x%25y").await.status(), StatusCode::OK);
+}

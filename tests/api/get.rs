@@ -80,3 +80,24 @@ async fn a_raw_plus_in_a_path_is_a_plus() {
     let space = app.get_language("C%20%20").await;
     assert_eq!(space.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn dot_names_live_at_encoded_dots() {
+    // A client that parses URLs as WHATWG says (browsers, reqwest) resolves `%2E` segments as dot
+    // segments, so this speaks raw HTTP, as curl does.
+    let app = spawn_app().await;
+    for (name, encoded) in [(".", "%2E"), ("..", "%2E%2E")] {
+        let created = app.create(&language(name, 1990, "dots")).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(
+            created.headers()["location"],
+            format!("/programming_languages/{encoded}")
+        );
+        let request = format!(
+            "GET /programming_languages/{encoded} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        );
+        let response = app.raw(request.as_bytes()).await;
+        assert_eq!(response.status, 200, "{name}");
+        assert_eq!(response.json()["name"], name);
+    }
+}

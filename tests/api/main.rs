@@ -1,11 +1,13 @@
 //! The black-box suite: real HTTP against a server spawned on port 0, one per test.
 
+mod conditional;
 mod create;
 mod delete;
 mod errors;
 mod get;
 mod helpers;
 mod list;
+mod patch;
 mod process;
 mod spec;
 mod tutorial;

@@ -70,6 +70,7 @@ async fn the_spec_holds_the_operations_with_their_frozen_ids_and_nothing_else() 
             "get_language",
             "health",
             "list_languages",
+            "patch_language",
             "update_language"
         ]
     );
@@ -141,6 +142,33 @@ async fn request_schemas_refuse_unknown_fields_and_have_examples() {
     );
     let created = &spec["paths"]["/programming_languages"]["post"]["responses"]["201"];
     assert!(created["headers"]["Location"].is_object(), "{created}");
+    assert!(created["headers"]["ETag"].is_object(), "{created}");
+    let language = &spec["paths"]["/programming_languages/{name}"];
+    for method in ["get", "put", "patch", "delete"] {
+        assert!(
+            language[method]["responses"]["200"]["headers"]["ETag"].is_object(),
+            "{method}"
+        );
+    }
+    assert!(language["get"]["responses"]["304"]["headers"]["ETag"].is_object());
+    for method in ["put", "patch", "delete"] {
+        assert!(language[method]["responses"]["412"].is_object(), "{method}");
+        let header = language[method]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "If-Match" && p["in"] == "header");
+        assert!(header.is_some(), "{method} declares If-Match");
+    }
+    let patch_media: Vec<&String> = language["patch"]["requestBody"]["content"]
+        .as_object()
+        .expect("content")
+        .keys()
+        .collect();
+    assert_eq!(
+        patch_media,
+        ["application/merge-patch+json", "application/json"]
+    );
 }
 
 #[tokio::test]

@@ -5,8 +5,10 @@ check still sees whatever the generator drew. The server's own enforcement of th
 covered by the black-box suite in tests/api.
 """
 
+import os
 from urllib.parse import unquote
 
+import requests
 import schemathesis
 
 LANGUAGE_PATH = "/programming_languages/{name}"
@@ -20,8 +22,11 @@ ISSUED_TOKENS: dict[str, dict[str, object]] = {}
 def before_call(context, case, kwargs):
     # Applied to the request as it is about to be sent, after the stateful phase has filled in
     # values from earlier responses.
-    if case.operation.path == LANGUAGE_PATH and case.operation.method.upper() in ("PUT", "PATCH"):
+    method = case.operation.method.upper()
+    if case.operation.path == LANGUAGE_PATH and method in ("PUT", "PATCH"):
         _name_as_in_path(case)
+    if case.operation.path == LANGUAGE_PATH and method in ("PUT", "PATCH", "DELETE"):
+        _if_match_as_current(case)
     if case.operation.path == COLLECTION and case.operation.method.upper() == "GET":
         _only_issued_page_tokens(case)
 
@@ -50,6 +55,23 @@ def _name_as_in_path(case):
         and isinstance(name, str)
     ):
         body["name"] = unquote(name)
+
+
+def _if_match_as_current(case):
+    # Rule: an `If-Match` must match the language's current ETag, or the answer is 412. A schema can
+    # say "a list of entity tags", not "this language's tag right now": a drawn list of tags in
+    # headers meant to be valid becomes the current ETag (read with a GET just before), so that the
+    # write goes through. `*` and malformed values are left as drawn.
+    headers = case.headers
+    if not _is_positive(case, "header") or not isinstance(headers, dict):
+        return
+    drawn = headers.get("If-Match")
+    if not isinstance(drawn, str) or drawn.strip() == "*":
+        return
+    response = requests.get(os.environ["PROG_LANG_API_URL"] + case.formatted_path, timeout=10)
+    etag = response.headers.get("ETag")
+    if response.status_code == 200 and etag:
+        headers["If-Match"] = etag
 
 
 def _only_issued_page_tokens(case):

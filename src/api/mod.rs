@@ -4,18 +4,28 @@
 //! Handlers turn requests into store calls and store facts into responses; the rules of the
 //! resource live in `schema`, the data in `store`, the error bodies in `problem`.
 
-use std::sync::Arc;
+mod responses;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::{Request, Result};
-use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, param::Query};
+use poem_openapi::{
+    OpenApi, Tags,
+    param::{Header, Path, Query},
+};
+
+use responses::{
+    AnswerError, CreateLanguageResponse, DeleteLanguageResponse, GetLanguageResponse,
+    HealthResponse, IndexResponse, ListLanguagesResponse, PatchLanguageResponse, RejectedBody,
+    UpdateLanguageResponse, answer_error,
+};
 
 use crate::{
-    json::{BodyError, Json, JsonBody},
+    conditional::{EntityTags, etag},
+    json::{BodyError, Json, JsonBody, MERGE_PATCH},
     page_token,
     problem::{Problem, ProblemJson},
     schema::{Health, Language, LanguageChanges, LanguagePage},
-    store::{Page, Store, StoreError, Stored, YearFilter},
+    store::{Page, Store, StoreError, YearFilter},
 };
 
 /// The path of the collection; a language lives at this path, a slash, and its encoded name.
@@ -53,109 +63,6 @@ impl Api {
     pub(crate) fn new(store: Store) -> Self {
         Self { store }
     }
-}
-
-#[derive(ApiResponse)]
-pub(crate) enum ListLanguagesResponse {
-    /// A page of languages, in insertion order.
-    #[oai(status = 200)]
-    Ok(Json<LanguagePage>),
-    /// A parameter is not an integer, out of range, unknown or repeated, or a page token that was
-    /// not issued for these filters.
-    #[oai(status = 400)]
-    BadRequest(ProblemJson),
-}
-
-#[derive(ApiResponse)]
-pub(crate) enum GetLanguageResponse {
-    /// The language.
-    #[oai(status = 200)]
-    Ok(Json<Arc<Language>>),
-    /// A query parameter the operation does not take, or the path is not valid percent-encoded
-    /// UTF-8.
-    #[allow(dead_code)] // raised by the framework's parsers and `middleware::strict_query`
-    #[oai(status = 400)]
-    BadRequest(ProblemJson),
-    /// No language has this name.
-    #[oai(status = 404)]
-    NotFound(ProblemJson),
-}
-
-#[derive(ApiResponse)]
-pub(crate) enum CreateLanguageResponse {
-    /// Created; `Location` is the new language's path.
-    #[oai(status = 201)]
-    Created(
-        Json<Arc<Language>>,
-        /// The path of the new language, its name percent-encoded.
-        #[oai(header = "Location")]
-        String,
-    ),
-    /// The body is malformed or breaks a rule of the resource, or a query parameter is given.
-    #[oai(status = 400)]
-    BadRequest(ProblemJson),
-    /// A language of this name exists already.
-    #[oai(status = 409)]
-    Conflict(ProblemJson),
-    /// The body is over 16 KiB.
-    #[oai(status = 413)]
-    PayloadTooLarge(ProblemJson),
-    /// The body is not declared as JSON.
-    #[oai(status = 415)]
-    UnsupportedMediaType(ProblemJson),
-}
-
-#[derive(ApiResponse)]
-pub(crate) enum UpdateLanguageResponse {
-    /// The language, updated.
-    #[oai(status = 200)]
-    Ok(Json<Arc<Language>>),
-    /// The body is malformed, breaks a rule of the resource, or names another language; or a
-    /// query parameter or the path is wrong.
-    #[oai(status = 400)]
-    BadRequest(ProblemJson),
-    /// No language has this name.
-    #[oai(status = 404)]
-    NotFound(ProblemJson),
-    /// The body is over 16 KiB.
-    #[oai(status = 413)]
-    PayloadTooLarge(ProblemJson),
-    /// The body is not declared as JSON.
-    #[oai(status = 415)]
-    UnsupportedMediaType(ProblemJson),
-}
-
-#[derive(ApiResponse)]
-pub(crate) enum DeleteLanguageResponse {
-    /// Deleted; the body is the language as it was.
-    #[oai(status = 200)]
-    Ok(Json<Arc<Language>>),
-    /// A query parameter the operation does not take, or the path is not valid percent-encoded
-    /// UTF-8.
-    #[allow(dead_code)] // raised by the framework's parsers and `middleware::strict_query`
-    #[oai(status = 400)]
-    BadRequest(ProblemJson),
-    /// No language has this name.
-    #[oai(status = 404)]
-    NotFound(ProblemJson),
-}
-
-#[derive(ApiResponse)]
-pub(crate) enum HealthResponse {
-    /// The service can answer requests.
-    #[oai(status = 200)]
-    Ok(Json<Health>),
-    /// A query parameter the operation does not take.
-    #[allow(dead_code)] // raised by `middleware::strict_query`
-    #[oai(status = 400)]
-    BadRequest(ProblemJson),
-}
-
-#[derive(ApiResponse)]
-pub(crate) enum IndexResponse {
-    /// The API's documentation.
-    #[oai(status = 307)]
-    TemporaryRedirect(#[oai(header = "Location")] String),
 }
 
 #[OpenApi]
@@ -215,14 +122,15 @@ impl Api {
                 next_page_token: next
                     .map(|cursor| page_token::issue(self.store.page_token_key(), cursor, filter)),
             }))),
-            Err(error) => Err(unexpected(error)),
+            Err(error) => answer_error(error, instance),
         }
     }
 
     /// Get a programming language
     ///
     /// The language with exactly this name (case-sensitive). Percent-encode the name in the path:
-    /// `PL/I` is `/programming_languages/PL%2FI`.
+    /// `PL/I` is `/programming_languages/PL%2FI`. The `ETag` identifies this state of the language:
+    /// send it back in `If-None-Match` to get `304 Not Modified` while it has not changed.
     #[oai(
         path = "/programming_languages/:name",
         method = "get",
@@ -234,14 +142,27 @@ impl Api {
         request: &Request,
         /// The language's name, percent-encoded.
         name: Path<String>,
+        /// `*` or ETags (weak comparison): answer 304 without a body when one matches.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<EntityTags>>,
     ) -> Result<GetLanguageResponse> {
         let instance = request.original_uri().path();
-        one_language(
-            self.store.get(&name).await,
-            instance,
-            GetLanguageResponse::Ok,
-            GetLanguageResponse::NotFound,
-        )
+        if let Some(EntityTags::Malformed) = if_none_match.0 {
+            let refusal = GetLanguageResponse::BadRequest(malformed(instance, "If-None-Match"));
+            return self.refuse(&name, instance, refusal).await;
+        }
+        match self.store.get(&name).await {
+            Ok(language) => {
+                let etag = etag(&language);
+                Ok(match if_none_match.0 {
+                    Some(tags) if tags.matches_weakly(&etag) => {
+                        GetLanguageResponse::NotModified(etag)
+                    }
+                    _ => GetLanguageResponse::Ok(Json(language), etag),
+                })
+            }
+            Err(error) => answer_error(error, instance),
+        }
     }
 
     /// Create a programming language
@@ -270,19 +191,16 @@ impl Api {
                 Problem::invalid_fields(instance, errors).into(),
             ));
         }
-        let name = language.name.clone();
         match self.store.create(language).await {
-            Ok(stored) => {
-                let location = location(&stored.language.name);
+            Ok(language) => {
+                let (location, etag) = (location(&language.name), etag(&language));
                 Ok(CreateLanguageResponse::Created(
-                    Json(stored.language),
+                    Json(language),
                     location,
+                    etag,
                 ))
             }
-            Err(StoreError::AlreadyExists) => Ok(CreateLanguageResponse::Conflict(
-                Problem::already_exists(instance, &name).into(),
-            )),
-            Err(error) => Err(unexpected(error)),
+            Err(error) => answer_error(error, instance),
         }
     }
 
@@ -290,7 +208,8 @@ impl Api {
     ///
     /// Changes the fields the body gives and keeps the others, as the tutorial's PUT does:
     /// `{"contribution": "The JVM"}` changes only the contribution, `{}` changes nothing. A `name`
-    /// in the body must be the one in the path: a rename is a delete and a create.
+    /// in the body must be the one in the path: a rename is a delete and a create. Send the ETag
+    /// you read in `If-Match` so that a change made meanwhile is not overwritten (412 instead).
     #[oai(
         path = "/programming_languages/:name",
         method = "put",
@@ -302,24 +221,43 @@ impl Api {
         request: &Request,
         /// The language's name, percent-encoded.
         name: Path<String>,
+        /// `*` or ETags (strong comparison): change the language only if one matches, else 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges>,
     ) -> Result<UpdateLanguageResponse> {
-        let instance = request.original_uri().path();
-        let changes = match self.check_changes(instance, &name, body).await {
-            Ok(changes) => changes,
-            Err(rejection) => return Ok(rejection.into()),
-        };
-        one_language(
-            self.store.update(&name, changes).await,
-            instance,
-            UpdateLanguageResponse::Ok,
-            UpdateLanguageResponse::NotFound,
-        )
+        self.change(request, &name, if_match.0, body.0).await
+    }
+
+    /// Patch a programming language
+    ///
+    /// A JSON merge patch (RFC 7396), as `application/merge-patch+json` or `application/json`: the
+    /// fields it gives are changed, the others kept, exactly as PUT does. Every field is required,
+    /// so `null` (which would remove one) is a 400. Send the ETag you read in `If-Match` so that a
+    /// change made meanwhile is not overwritten (412 instead).
+    #[oai(
+        path = "/programming_languages/:name",
+        method = "patch",
+        operation_id = "patch_language",
+        tag = "Tag::Languages"
+    )]
+    async fn patch_language(
+        &self,
+        request: &Request,
+        /// The language's name, percent-encoded.
+        name: Path<String>,
+        /// `*` or ETags (strong comparison): change the language only if one matches, else 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<EntityTags>>,
+        body: JsonBody<LanguageChanges, MERGE_PATCH>,
+    ) -> Result<PatchLanguageResponse> {
+        self.change(request, &name, if_match.0, body.0).await
     }
 
     /// Delete a programming language
     ///
-    /// Removes the language and returns it as it was, as the tutorial does.
+    /// Removes the language and returns it as it was, as the tutorial does. With `If-Match`, only
+    /// if the language is still in the state you read (412 otherwise).
     #[oai(
         path = "/programming_languages/:name",
         method = "delete",
@@ -331,14 +269,23 @@ impl Api {
         request: &Request,
         /// The language's name, percent-encoded.
         name: Path<String>,
+        /// `*` or ETags (strong comparison): delete the language only if one matches, else 412.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<EntityTags>>,
     ) -> Result<DeleteLanguageResponse> {
         let instance = request.original_uri().path();
-        one_language(
-            self.store.delete(&name).await,
-            instance,
-            DeleteLanguageResponse::Ok,
-            DeleteLanguageResponse::NotFound,
-        )
+        if let Some(EntityTags::Malformed) = if_match.0 {
+            let refusal = DeleteLanguageResponse::BadRequest(malformed(instance, "If-Match"));
+            return self.refuse(&name, instance, refusal).await;
+        }
+        let precondition = if_matches(if_match.0.as_ref());
+        match self.store.delete(&name, &precondition).await {
+            Ok(language) => {
+                let etag = etag(&language);
+                Ok(DeleteLanguageResponse::Ok(Json(language), etag))
+            }
+            Err(error) => answer_error(error, instance),
+        }
     }
 
     /// Check the service's health
@@ -353,7 +300,7 @@ impl Api {
     async fn health(&self) -> Result<HealthResponse> {
         match self.store.health().await {
             Ok(()) => Ok(HealthResponse::Ok(Json(Health::ok()))),
-            Err(error) => Err(unexpected(error)),
+            Err(error) => answer_error(error, "/healthz"),
         }
     }
 
@@ -364,113 +311,76 @@ impl Api {
     }
 }
 
-/// Why a body of changes was refused, before the store was asked to apply it.
-enum Rejection {
-    /// No language has the name in the path: 404 comes before anything wrong with the body.
-    NotFound(Problem),
-    /// The body could not be read as changes.
-    Body(BodyError, String),
-    /// The changes break a rule of the resource, or rename the language.
-    Invalid(Problem),
-}
-
 impl Api {
-    /// The changes in `body`, if they may be applied to the language `name`.
-    async fn check_changes(
+    /// PUT and PATCH: the same meaning, the same code path. A missing language is a 404 before
+    /// anything wrong with the body or the precondition (CONTRACT.md, "Errors").
+    async fn change(
         &self,
-        instance: &str,
+        request: &Request,
         name: &str,
-        body: JsonBody<LanguageChanges>,
-    ) -> Result<LanguageChanges, Rejection> {
-        let refusal = match body.0 {
+        if_match: Option<EntityTags>,
+        body: Result<LanguageChanges, BodyError>,
+    ) -> Result<UpdateLanguageResponse> {
+        let instance = request.original_uri().path();
+        let refusal = match body {
+            _ if if_match == Some(EntityTags::Malformed) => {
+                UpdateLanguageResponse::BadRequest(malformed(instance, "If-Match"))
+            }
             Ok(changes) => {
                 let errors = changes.validate();
                 if !errors.is_empty() {
-                    Rejection::Invalid(Problem::invalid_fields(instance, errors))
+                    UpdateLanguageResponse::BadRequest(
+                        Problem::invalid_fields(instance, errors).into(),
+                    )
                 } else if changes.name.as_deref().is_some_and(|new| new != name) {
-                    Rejection::Invalid(Problem::renamed(instance))
+                    UpdateLanguageResponse::BadRequest(Problem::renamed(instance).into())
                 } else {
-                    return Ok(changes);
+                    let precondition = if_matches(if_match.as_ref());
+                    return match self.store.update(name, changes, &precondition).await {
+                        Ok(language) => {
+                            let etag = etag(&language);
+                            Ok(UpdateLanguageResponse::Ok(Json(language), etag))
+                        }
+                        Err(error) => answer_error(error, instance),
+                    };
                 }
             }
-            Err(error) => Rejection::Body(error, instance.to_owned()),
+            Err(error) => UpdateLanguageResponse::rejected(error, instance),
         };
+        self.refuse(name, instance, refusal).await
+    }
+
+    /// `refusal`, unless no language has this name: a missing language is a 404 rather than a 400
+    /// or a 412, whatever else is wrong with the request (CONTRACT.md, "Errors").
+    async fn refuse<R: AnswerError>(&self, name: &str, instance: &str, refusal: R) -> Result<R> {
         match self.store.get(name).await {
-            Err(StoreError::NotFound) => {
-                Err(Rejection::NotFound(Problem::language_not_found(instance)))
-            }
-            _ => Err(refusal),
+            Err(StoreError::NotFound) => answer_error(StoreError::NotFound, instance),
+            _ => Ok(refusal),
         }
     }
 }
 
-impl From<Rejection> for UpdateLanguageResponse {
-    fn from(rejection: Rejection) -> Self {
-        match rejection {
-            Rejection::NotFound(problem) => Self::NotFound(problem.into()),
-            Rejection::Invalid(problem) => Self::BadRequest(problem.into()),
-            Rejection::Body(error, instance) => Self::rejected(error, &instance),
-        }
-    }
+/// The 400 for a conditional header that is neither `*` nor a list of entity tags.
+fn malformed(instance: &str, header: &str) -> ProblemJson {
+    Problem::invalid_parameter(instance, header, "must be `*` or a list of entity tags").into()
 }
 
-/// The answer of an operation on one existing language: the language, or 404 when there is none.
-fn one_language<R>(
-    result: Result<Stored, StoreError>,
-    instance: &str,
-    found: impl FnOnce(Json<Arc<Language>>) -> R,
-    missing: impl FnOnce(ProblemJson) -> R,
-) -> Result<R> {
-    match result {
-        Ok(stored) => Ok(found(Json(stored.language))),
-        Err(StoreError::NotFound) => Ok(missing(Problem::language_not_found(instance).into())),
-        Err(error) => Err(unexpected(error)),
-    }
+/// The precondition an `If-Match` sets: with none, any state will do.
+fn if_matches(if_match: Option<&EntityTags>) -> impl Fn(&Language) -> bool + Sync + '_ {
+    move |language| if_match.is_none_or(|tags| tags.matches_strongly(&etag(language)))
 }
 
 /// The relative reference of the language named `name`.
 fn location(name: &str) -> String {
-    format!("{COLLECTION}/{}", utf8_percent_encode(name, PATH_SEGMENT))
+    match name {
+        // Dot segments are removed by URL resolution (RFC 3986 §5.2.4): encode them to keep them.
+        "." | ".." => format!("{COLLECTION}/{}", name.replace('.', "%2E")),
+        _ => format!("{COLLECTION}/{}", utf8_percent_encode(name, PATH_SEGMENT)),
+    }
 }
 
 fn default_limit() -> i32 {
     DEFAULT_LIMIT
-}
-
-/// A store error that this operation cannot produce: a bug, answered as a 500 problem that shows
-/// none of it (`problem::catch_errors` logs it).
-fn unexpected(error: StoreError) -> poem::Error {
-    poem::Error::from_string(
-        format!("store error that this operation does not expect: {error}"),
-        poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-    )
-}
-
-/// Maps a refused body to the response that declares its status.
-trait RejectedBody {
-    fn rejected(error: BodyError, instance: &str) -> Self;
-}
-
-impl RejectedBody for CreateLanguageResponse {
-    fn rejected(error: BodyError, instance: &str) -> Self {
-        let problem = ProblemJson(error.clone().into_problem(instance));
-        match error {
-            BodyError::TooLarge => Self::PayloadTooLarge(problem),
-            BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
-            BodyError::Invalid { .. } => Self::BadRequest(problem),
-        }
-    }
-}
-
-impl RejectedBody for UpdateLanguageResponse {
-    fn rejected(error: BodyError, instance: &str) -> Self {
-        let problem = ProblemJson(error.clone().into_problem(instance));
-        match error {
-            BodyError::TooLarge => Self::PayloadTooLarge(problem),
-            BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
-            BodyError::Invalid { .. } => Self::BadRequest(problem),
-        }
-    }
 }
 
 #[cfg(test)]

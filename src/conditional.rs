@@ -1,0 +1,213 @@
+//! Conditional requests (RFC 9110 §13): the ETag of a language, and the `If-Match` and
+//! `If-None-Match` headers that compare against it.
+//!
+//! An ETag is a strong validator derived from the language's content, so it changes whenever the
+//! language changes and only then, survives restarts, and is the same on every server of a shared
+//! store. The store applies a precondition in the same step as the write it guards.
+
+use std::borrow::Cow;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use poem_openapi::{
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{ParseFromParameter, ParseResult, Type},
+};
+use sha2::{Digest, Sha256};
+
+use crate::schema::Language;
+
+/// What a list of entity tags may look like, for the spec: `*`, or quoted tags, each optionally
+/// weak (`W/`), separated by commas. (Spaces and tabs only: a header value holds no other white
+/// space.)
+const ENTITY_TAGS_PATTERN: &str =
+    r#"^[ \t]*(\*|(W/)?"[\x21\x23-\x7E]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7E]*")*)[ \t]*$"#;
+
+/// The strong ETag of `language`, quoted as it is sent: a digest of its three fields.
+pub(crate) fn etag(language: &Language) -> String {
+    let mut digest = Sha256::new();
+    for part in [language.name.as_bytes(), language.contribution.as_bytes()] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part);
+    }
+    digest.update(language.publication_year.to_be_bytes());
+    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest.finalize()[..18]))
+}
+
+/// The value of an `If-Match` or `If-None-Match` header: `*`, or a list of entity tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EntityTags {
+    /// `*`: any current representation.
+    Any,
+    /// The listed tags.
+    Tags(Vec<EntityTag>),
+    /// Neither: the handler answers 400, or 404 when the language is missing.
+    Malformed,
+}
+
+/// One entity tag, as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntityTag {
+    weak: bool,
+    /// The quoted opaque part, quotes included, as an ETag header sends it.
+    quoted: String,
+}
+
+impl EntityTags {
+    /// `If-Match`: strong comparison, so a weak tag never matches (RFC 9110 §13.1.1).
+    pub(crate) fn matches_strongly(&self, current: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|tag| !tag.weak && tag.quoted == current),
+            Self::Malformed => false,
+        }
+    }
+
+    /// `If-None-Match`: weak comparison, so `W/"x"` matches `"x"` (RFC 9110 §13.1.2).
+    pub(crate) fn matches_weakly(&self, current: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|tag| tag.quoted == current),
+            Self::Malformed => false,
+        }
+    }
+
+    /// Parses the field value: `*` alone, or a comma-separated list of entity tags (empty list
+    /// elements are allowed, as RFC 9110 §5.6.1 asks of recipients).
+    fn parse(value: &str) -> Option<Self> {
+        if value.trim() == "*" {
+            return Some(Self::Any);
+        }
+        let mut tags = Vec::new();
+        let mut rest = value.trim_start_matches([' ', '\t', ',']);
+        while !rest.is_empty() {
+            let (weak, tail) = match rest.strip_prefix("W/") {
+                Some(tail) => (true, tail),
+                None => (false, rest),
+            };
+            let inner = tail.strip_prefix('"')?;
+            let end = inner.find('"')?;
+            let opaque = &inner[..end];
+            if !opaque
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x7E).contains(&b) || b >= 0x80)
+            {
+                return None;
+            }
+            tags.push(EntityTag {
+                weak,
+                quoted: format!("\"{opaque}\""),
+            });
+            let after = inner[end + 1..].trim_start_matches([' ', '\t']);
+            if !after.is_empty() && !after.starts_with(',') {
+                return None;
+            }
+            rest = after.trim_start_matches([' ', '\t', ',']);
+        }
+        (!tags.is_empty()).then_some(Self::Tags(tags))
+    }
+}
+
+impl Type for EntityTags {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "entity_tags".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new("string");
+        schema.pattern = Some(ENTITY_TAGS_PATTERN.to_owned());
+        schema.example = Some(serde_json::Value::String(etag(
+            &crate::seed::languages().swap_remove(0),
+        )));
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for EntityTags {
+    /// Never fails: a malformed value is kept as `Malformed`, so that the handler can answer 404
+    /// for a missing language before 400 for its header (CONTRACT.md, "Errors").
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self::parse(value).unwrap_or(Self::Malformed))
+    }
+
+    /// Several header lines make one list (RFC 9110 §5.3); `*` must stand alone.
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(
+        values: I,
+    ) -> ParseResult<Self> {
+        let lines: Vec<A> = values.into_iter().collect();
+        let joined = lines
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self::parse_from_parameter(&joined)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(value: &str) -> Option<EntityTags> {
+        EntityTags::parse(value)
+    }
+
+    #[test]
+    fn lists_of_tags_and_star_parse() {
+        assert_eq!(parse("*"), Some(EntityTags::Any));
+        assert_eq!(parse(" * "), Some(EntityTags::Any));
+        let tags = parse(r#""a", W/"b" ,, "c,d""#).expect("a list");
+        assert!(tags.matches_strongly("\"a\""));
+        assert!(
+            !tags.matches_strongly("\"b\""),
+            "a weak tag never matches strongly"
+        );
+        assert!(tags.matches_weakly("\"b\""));
+        assert!(tags.matches_strongly("\"c,d\""));
+        assert!(!tags.matches_weakly("\"z\""));
+        assert!(parse(r#""""#).is_some(), "an empty opaque tag is a tag");
+    }
+
+    #[test]
+    fn malformed_values_do_not_parse() {
+        for bad in [
+            "",
+            "a",
+            "\"a",
+            "W/",
+            "W/a",
+            "\"a\" \"b\"",
+            "*, \"a\"",
+            "\"a\"x",
+            ",",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_etag_follows_the_content_only() {
+        let cobol = crate::seed::languages().swap_remove(0);
+        let mut changed = cobol.clone();
+        changed.publication_year += 1;
+        assert_eq!(etag(&cobol), etag(&cobol.clone()));
+        assert_ne!(etag(&cobol), etag(&changed));
+        let tag = etag(&cobol);
+        assert!(tag.starts_with('"') && tag.ends_with('"'));
+        assert_eq!(
+            parse(&tag).map(|tags| tags.matches_strongly(&tag)),
+            Some(true)
+        );
+    }
+}
