@@ -16,12 +16,6 @@ use sha2::{Digest, Sha256};
 
 use crate::schema::Language;
 
-/// What a list of entity tags may look like, for the spec: `*`, or quoted tags, each optionally
-/// weak (`W/`), separated by commas. (Spaces and tabs only: a header value holds no other white
-/// space.)
-const ENTITY_TAGS_PATTERN: &str =
-    r#"^[ \t]*(\*|(W/)?"[\x21\x23-\x7E]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7E]*")*)[ \t]*$"#;
-
 /// The strong ETag of `language`, quoted as it is sent: a digest of its three fields.
 pub(crate) fn etag(language: &Language) -> String {
     let mut digest = Sha256::new();
@@ -38,10 +32,10 @@ pub(crate) fn etag(language: &Language) -> String {
 pub(crate) enum EntityTags {
     /// `*`: any current representation.
     Any,
-    /// The listed tags.
+    /// The listed tags; none when the value is malformed, so that it matches nothing.
     Tags(Vec<EntityTag>),
-    /// Neither: the handler answers 400, or 404 when the language is missing.
-    Malformed,
+    /// An empty value (`If-Match:`): no condition, as if the header were absent.
+    Empty,
 }
 
 /// One entity tag, as received.
@@ -58,7 +52,7 @@ impl EntityTags {
         match self {
             Self::Any => true,
             Self::Tags(tags) => tags.iter().any(|tag| !tag.weak && tag.quoted == current),
-            Self::Malformed => false,
+            Self::Empty => true,
         }
     }
 
@@ -67,7 +61,7 @@ impl EntityTags {
         match self {
             Self::Any => true,
             Self::Tags(tags) => tags.iter().any(|tag| tag.quoted == current),
-            Self::Malformed => false,
+            Self::Empty => false,
         }
     }
 
@@ -76,6 +70,9 @@ impl EntityTags {
     fn parse(value: &str) -> Option<Self> {
         if value.trim() == "*" {
             return Some(Self::Any);
+        }
+        if value.trim_matches([' ', '\t', ',']).is_empty() {
+            return Some(Self::Empty);
         }
         let mut tags = Vec::new();
         let mut rest = value.trim_start_matches([' ', '\t', ',']);
@@ -117,12 +114,7 @@ impl Type for EntityTags {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        let mut schema = MetaSchema::new("string");
-        schema.pattern = Some(ENTITY_TAGS_PATTERN.to_owned());
-        schema.example = Some(serde_json::Value::String(etag(
-            &crate::seed::languages().swap_remove(0),
-        )));
-        MetaSchemaRef::Inline(Box::new(schema))
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))
     }
 
     fn as_raw_value(&self) -> Option<&Self> {
@@ -135,10 +127,10 @@ impl Type for EntityTags {
 }
 
 impl ParseFromParameter for EntityTags {
-    /// Never fails: a malformed value is kept as `Malformed`, so that the handler can answer 404
-    /// for a missing language before 400 for its header (CONTRACT.md, "Errors").
+    /// Never fails: a malformed value is a list that matches nothing, so a malformed `If-Match`
+    /// lets no write through (412) and a malformed `If-None-Match` never saves a body (200).
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        Ok(Self::parse(value).unwrap_or(Self::Malformed))
+        Ok(Self::parse(value).unwrap_or(Self::Tags(Vec::new())))
     }
 
     /// Several header lines make one list (RFC 9110 §5.3); `*` must stand alone.
@@ -180,9 +172,12 @@ mod tests {
     }
 
     #[test]
-    fn malformed_values_do_not_parse() {
+    fn malformed_values_do_not_parse_and_empty_ones_set_no_condition() {
+        assert_eq!(parse(""), Some(EntityTags::Empty));
+        assert_eq!(parse(" , "), Some(EntityTags::Empty));
+        assert!(EntityTags::Empty.matches_strongly("\"x\""), "no condition");
+        assert!(!EntityTags::Empty.matches_weakly("\"x\""), "no condition");
         for bad in [
-            "",
             "a",
             "\"a",
             "W/",
@@ -190,7 +185,6 @@ mod tests {
             "\"a\" \"b\"",
             "*, \"a\"",
             "\"a\"x",
-            ",",
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }

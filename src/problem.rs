@@ -315,7 +315,6 @@ impl Problem {
 fn parameter_detail(name: &str) -> &'static str {
     match name {
         "after_year" | "before_year" => "must be a 32-bit integer",
-        "If-Match" | "If-None-Match" => "must be `*` or a list of entity tags",
         "limit" => "must be an integer from 1 up",
         _ => "invalid value",
     }

@@ -62,7 +62,9 @@ pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
         "/programming_languages" => Some("GET, HEAD, POST"),
         "/" | "/healthz" | "/openapi.json" | "/openapi.yaml" | DOCS => Some("GET, HEAD"),
         _ => match path.strip_prefix("/programming_languages/") {
-            Some(name) if !name.is_empty() && !name.contains('/') => Some("GET, HEAD, PUT, DELETE"),
+            Some(name) if !name.is_empty() && !name.contains('/') => {
+                Some("GET, HEAD, PUT, PATCH, DELETE")
+            }
             _ => None,
         },
     }

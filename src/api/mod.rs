@@ -23,7 +23,7 @@ use crate::{
     conditional::{EntityTags, etag},
     json::{BodyError, Json, JsonBody, MERGE_PATCH},
     page_token,
-    problem::{Problem, ProblemJson},
+    problem::Problem,
     schema::{Health, Language, LanguageChanges, LanguagePage},
     store::{Page, Store, StoreError, YearFilter},
 };
@@ -147,10 +147,6 @@ impl Api {
         if_none_match: Header<Option<EntityTags>>,
     ) -> Result<GetLanguageResponse> {
         let instance = request.original_uri().path();
-        if let Some(EntityTags::Malformed) = if_none_match.0 {
-            let refusal = GetLanguageResponse::BadRequest(malformed(instance, "If-None-Match"));
-            return self.refuse(&name, instance, refusal).await;
-        }
         match self.store.get(&name).await {
             Ok(language) => {
                 let etag = etag(&language);
@@ -274,10 +270,6 @@ impl Api {
         if_match: Header<Option<EntityTags>>,
     ) -> Result<DeleteLanguageResponse> {
         let instance = request.original_uri().path();
-        if let Some(EntityTags::Malformed) = if_match.0 {
-            let refusal = DeleteLanguageResponse::BadRequest(malformed(instance, "If-Match"));
-            return self.refuse(&name, instance, refusal).await;
-        }
         let precondition = if_matches(if_match.0.as_ref());
         match self.store.delete(&name, &precondition).await {
             Ok(language) => {
@@ -323,9 +315,6 @@ impl Api {
     ) -> Result<UpdateLanguageResponse> {
         let instance = request.original_uri().path();
         let refusal = match body {
-            _ if if_match == Some(EntityTags::Malformed) => {
-                UpdateLanguageResponse::BadRequest(malformed(instance, "If-Match"))
-            }
             Ok(changes) => {
                 let errors = changes.validate();
                 if !errors.is_empty() {
@@ -358,11 +347,6 @@ impl Api {
             _ => Ok(refusal),
         }
     }
-}
-
-/// The 400 for a conditional header that is neither `*` nor a list of entity tags.
-fn malformed(instance: &str, header: &str) -> ProblemJson {
-    Problem::invalid_parameter(instance, header, "must be `*` or a list of entity tags").into()
 }
 
 /// The precondition an `If-Match` sets: with none, any state will do.

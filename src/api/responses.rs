@@ -40,8 +40,8 @@ pub(crate) enum GetLanguageResponse {
         #[oai(header = "ETag")]
         String,
     ),
-    /// A query parameter the operation does not take, a malformed `If-None-Match`, or a path that
-    /// is not valid percent-encoded UTF-8.
+    /// A query parameter the operation does not take, or a path that is not valid percent-encoded
+    /// UTF-8.
     #[allow(dead_code)] // raised by the framework's parsers and `middleware::check_request`
     #[oai(status = 400)]
     BadRequest(ProblemJson),
@@ -89,7 +89,7 @@ pub(crate) enum UpdateLanguageResponse {
         String,
     ),
     /// The body is malformed, breaks a rule of the resource, or names another language; or a
-    /// query parameter, the `If-Match` header or the path is malformed.
+    /// query parameter or the path is malformed.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
     /// No language has this name.
@@ -119,8 +119,8 @@ pub(crate) enum DeleteLanguageResponse {
         #[oai(header = "ETag")]
         String,
     ),
-    /// A query parameter the operation does not take, a malformed `If-Match`, or a path that is not
-    /// valid percent-encoded UTF-8.
+    /// A query parameter the operation does not take, or a path that is not valid percent-encoded
+    /// UTF-8.
     #[allow(dead_code)] // raised by the framework's parsers and `middleware::check_request`
     #[oai(status = 400)]
     BadRequest(ProblemJson),

@@ -30,7 +30,7 @@ async fn a_wrong_method_is_a_405_problem_with_allow() {
         (
             Method::POST,
             "/programming_languages/COBOL",
-            "GET, HEAD, PUT, DELETE",
+            "GET, HEAD, PUT, PATCH, DELETE",
         ),
         (Method::POST, "/healthz", "GET, HEAD"),
         (Method::PUT, "/openapi.json", "GET, HEAD"),

@@ -6,6 +6,7 @@ covered by the black-box suite in tests/api.
 """
 
 import os
+from collections.abc import MutableMapping
 from urllib.parse import unquote
 
 import requests
@@ -50,7 +51,7 @@ def _name_as_in_path(case):
     name = (case.path_parameters or {}).get("name")
     if (
         _is_positive(case, "body")
-        and isinstance(body, dict)
+        and isinstance(body, MutableMapping)
         and isinstance(body.get("name"), str)
         and isinstance(name, str)
     ):
@@ -59,13 +60,10 @@ def _name_as_in_path(case):
 
 def _if_match_as_current(case):
     # Rule: an `If-Match` must match the language's current ETag, or the answer is 412. A schema can
-    # say "a list of entity tags", not "this language's tag right now": a drawn list of tags in
-    # headers meant to be valid becomes the current ETag (read with a GET just before), so that the
-    # write goes through. `*` and malformed values are left as drawn.
+    # say "a string", not "this language's tag right now": a drawn value other than `*` becomes the
+    # current ETag (read with a GET just before), so that the write goes through.
     headers = case.headers
-    if not _is_positive(case, "header") or not isinstance(headers, dict):
-        return
-    drawn = headers.get("If-Match")
+    drawn = headers.get("If-Match") if headers is not None else None
     if not isinstance(drawn, str) or drawn.strip() == "*":
         return
     response = requests.get(os.environ["PROG_LANG_API_URL"] + case.formatted_path, timeout=10)
@@ -79,7 +77,11 @@ def _only_issued_page_tokens(case):
     # for. A schema can say "a string", not "a string this server signed": a drawn token is
     # dropped, and an issued one gets its own filters back.
     query = case.query
-    if not _is_positive(case, "query") or not isinstance(query, dict) or "page_token" not in query:
+    if (
+        not _is_positive(case, "query")
+        or not isinstance(query, MutableMapping)
+        or "page_token" not in query
+    ):
         return
     filters = ISSUED_TOKENS.get(query["page_token"])
     if filters is None:
@@ -102,7 +104,7 @@ def after_call(context, case, response):
     except ValueError:
         return
     if isinstance(token, str):
-        query = case.query if isinstance(case.query, dict) else {}
+        query = case.query if isinstance(case.query, MutableMapping) else {}
         ISSUED_TOKENS[token] = {
             name: query[name] for name in ("after_year", "before_year") if name in query
         }
