@@ -177,15 +177,7 @@ mod tests {
         assert_eq!(parse(" , "), Some(EntityTags::Empty));
         assert!(EntityTags::Empty.matches_strongly("\"x\""), "no condition");
         assert!(!EntityTags::Empty.matches_weakly("\"x\""), "no condition");
-        for bad in [
-            "a",
-            "\"a",
-            "W/",
-            "W/a",
-            "\"a\" \"b\"",
-            "*, \"a\"",
-            "\"a\"x",
-        ] {
+        for bad in ["a", "\"a", "W/", "W/a", "\"a\" \"b\"", "*, \"a\"", "\"a\"x"] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
     }
