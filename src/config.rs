@@ -1,17 +1,37 @@
 //! Config: every setting, each with a flag and an environment variable (the flag wins), and every
-//! default in this one place. clap reports an invalid value in one line and exits with code 2.
+//! default in this one place. An invalid value stops the start with one line naming the setting
+//! and exit code 2 (`Config::from_env_and_args`).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 /// prog-lang-api: a REST API about programming languages, with its OpenAPI spec and Swagger UI.
+///
+/// Every setting can also be given by its environment variable; a flag wins over its variable.
+/// Write tokens are read from PROG_LANG_API_WRITE_TOKENS (comma-separated) or from the file
+/// --write-tokens-file names, never from the command line, which other users of the machine can
+/// read. RUST_LOG sets the log level (default: info).
 #[derive(Parser, Debug, Clone)]
-#[command(name = "prog-lang-api", version, about)]
+#[command(name = "prog-lang-api", version, about, long_about)]
 pub struct Config {
     /// Where to listen, as HOST:PORT.
-    #[arg(long, env = "PROG_LANG_API_ADDR", default_value = "127.0.0.1:5000")]
+    #[arg(
+        long,
+        env = "PROG_LANG_API_ADDR",
+        default_value = "127.0.0.1:5000",
+        value_name = "HOST:PORT"
+    )]
     pub addr: SocketAddr,
+
+    /// Log line format.
+    #[arg(
+        long,
+        env = "PROG_LANG_API_LOG_FORMAT",
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
 
     /// How long shutdown waits for requests in flight, in seconds.
     #[arg(
@@ -21,15 +41,250 @@ pub struct Config {
         value_name = "SECS"
     )]
     pub drain_timeout_secs: u64,
+
+    /// Capacity: a create beyond this many languages is refused (507).
+    #[arg(
+        long,
+        env = "PROG_LANG_API_MAX_LANGUAGES",
+        default_value = "100000",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_languages: u64,
+
+    /// A file of bearer tokens for writes, one per line (blank lines and lines starting with #
+    /// are skipped). With tokens configured, POST, PUT, PATCH and DELETE need one.
+    #[arg(long, env = "PROG_LANG_API_WRITE_TOKENS_FILE", value_name = "PATH")]
+    pub write_tokens_file: Option<PathBuf>,
+
+    /// Bearer tokens for writes, comma-separated: from the environment only.
+    #[arg(skip)]
+    pub write_tokens: Vec<String>,
+
+    /// An origin allowed to call the API from a browser (CORS), such as https://example.com, or *
+    /// for any; repeat for several. CORS is off when none is given.
+    #[arg(
+        long = "cors-origin",
+        env = "PROG_LANG_API_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// The URL the spec gives in `servers`, where clients reach the API (default: /, the server
+    /// the spec was fetched from).
+    #[arg(long, env = "PROG_LANG_API_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// A request head must be complete within this many seconds, counted from the connection's
+    /// accept (first request) or from the head's first byte (later requests).
+    #[arg(
+        long = "header-read-timeout",
+        env = "PROG_LANG_API_HEADER_READ_TIMEOUT",
+        default_value = "10",
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_read_timeout_secs: u64,
+
+    /// A keep-alive connection with no request under way is closed after this many seconds.
+    #[arg(
+        long = "idle-timeout",
+        env = "PROG_LANG_API_IDLE_TIMEOUT",
+        default_value = "60",
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub idle_timeout_secs: u64,
 }
 
+/// The format of log lines.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The environment variable that holds write tokens, comma-separated.
+const WRITE_TOKENS_VARIABLE: &str = "PROG_LANG_API_WRITE_TOKENS";
+
 impl Config {
-    /// The configuration with every default, as a server started with no flags has it.
+    /// The configuration with every default, as a server started with no flags and no variables
+    /// has it.
     pub fn defaults() -> Self {
         Self::parse_from([env!("CARGO_PKG_NAME")])
     }
 
+    /// The configuration from the process's arguments and environment, or the one-line message
+    /// that explains why there is none, and the exit code to stop with: 0 after `--help` or
+    /// `--version`, 2 for an invalid setting.
+    pub fn from_env_and_args() -> Result<Self, (String, i32)> {
+        let mut config = match Self::try_parse() {
+            Ok(config) => config,
+            Err(error) => {
+                use clap::error::ErrorKind;
+                return Err(match error.kind() {
+                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => (error.to_string(), 0),
+                    _ => {
+                        let rendered = error.to_string();
+                        let line = rendered.lines().next().unwrap_or("invalid arguments");
+                        (
+                            format!("prog-lang-api: {}", line.trim_start_matches("error: ")),
+                            2,
+                        )
+                    }
+                });
+            }
+        };
+        config.write_tokens = config
+            .read_write_tokens()
+            .map_err(|message| (format!("prog-lang-api: {message}"), 2))?;
+        config
+            .check()
+            .map_err(|message| (format!("prog-lang-api: {message}"), 2))?;
+        Ok(config)
+    }
+
+    /// The tokens from the variable and the file, together. A configured source that yields no
+    /// token is an error: the operator meant to protect writes and would not be.
+    fn read_write_tokens(&self) -> Result<Vec<String>, String> {
+        let mut tokens = Vec::new();
+        if let Ok(value) = std::env::var(WRITE_TOKENS_VARIABLE) {
+            let from_variable: Vec<String> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|token| !token.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if from_variable.is_empty() {
+                return Err(format!("{WRITE_TOKENS_VARIABLE}: no token in it"));
+            }
+            tokens.extend(from_variable);
+        }
+        if let Some(path) = &self.write_tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                format!(
+                    "--write-tokens-file: cannot read {}: {error}",
+                    path.display()
+                )
+            })?;
+            let from_file: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                .map(str::to_owned)
+                .collect();
+            if from_file.is_empty() {
+                return Err(format!(
+                    "--write-tokens-file: no token in {}",
+                    path.display()
+                ));
+            }
+            tokens.extend(from_file);
+        }
+        // Never echo a token: a typo in one is still most of a secret.
+        if tokens.iter().any(|token| !is_token68(token)) {
+            return Err(
+                "write tokens: a token may hold only A-Z a-z 0-9 - . _ ~ + / and trailing = \
+                 (RFC 6750's b64token)"
+                    .to_owned(),
+            );
+        }
+        Ok(tokens)
+    }
+
+    /// Checks of values clap cannot make on its own.
+    fn check(&self) -> Result<(), String> {
+        for origin in &self.cors_origins {
+            if origin != "*" && !is_origin(origin) {
+                return Err(format!(
+                    "--cors-origin: {origin:?} is not an origin such as https://example.com or *"
+                ));
+            }
+        }
+        if let Some(url) = &self.public_url {
+            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+            if !(scheme_ok || url.starts_with('/')) || url.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "--public-url: {url:?} is not an http(s) URL or an absolute path"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.drain_timeout_secs)
+    }
+
+    pub(crate) fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+}
+
+/// RFC 6750's `b64token`: what may follow `Bearer ` in an `Authorization` header.
+fn is_token68(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// A browser origin: scheme, host and optional port, nothing else (RFC 6454).
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    let host = rest.rsplit_once(':').map_or(rest, |(host, port)| {
+        if port.parse::<u16>().is_ok() {
+            host
+        } else {
+            ""
+        }
+    });
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        for good in [
+            "https://example.com",
+            "http://localhost:8080",
+            "http://[::1]:3000",
+        ] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in [
+            "example.com",
+            "https://",
+            "https://example.com/",
+            "ftp://x",
+            "https://a b",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_b64tokens() {
+        assert!(is_token68("abc-DEF_123.~+/=="));
+        for bad in ["", "a b", "a,b", "===", "tök"] {
+            assert!(!is_token68(bad), "{bad}");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! prog-lang-api: a REST API about programming languages, OpenAPI-first, on poem-openapi.
 //!
 //! How a request flows, outermost first:
-//! - `server`: accepts connections, drains them on shutdown.
-//! - `routes`: the URL map, wrapped by `middleware` (access log) and `problem::catch_errors`, which
-//!   turns every error the framework raises into an RFC 9457 problem.
+//! - `server`: accepts connections, times out slow and idle ones, drains them on shutdown.
+//! - `routes`: the URL map, wrapped by `middleware` (request id, access log, write tokens, request
+//!   checks), CORS, and `problem::catch_errors`, which turns every error the framework raises into
+//!   an RFC 9457 problem.
 //! - `api`: one thin handler per operation, with its response enum; `json` reads and writes the
 //!   bodies, `page_token` signs page cursors, `conditional` makes ETags and reads `If-Match`,
 //!   `problem` builds the error bodies.
@@ -26,6 +27,6 @@ mod server;
 mod spec;
 mod store;
 
-pub use config::Config;
+pub use config::{Config, LogFormat};
 pub use server::serve;
 pub use store::Store;

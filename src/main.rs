@@ -2,19 +2,30 @@
 
 use std::{io::IsTerminal, process::ExitCode};
 
-use clap::Parser;
-use prog_lang_api::{Config, Store, serve};
+use prog_lang_api::{Config, LogFormat, Store, serve};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
-    tracing_subscriber::fmt()
+    let config = match Config::from_env_and_args() {
+        Ok(config) => config,
+        Err((message, code)) => {
+            if code == 0 {
+                print!("{message}");
+            } else {
+                eprintln!("{message}");
+            }
+            return ExitCode::from(u8::try_from(code).unwrap_or(2));
+        }
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
 
     let shutdown = match shutdown_signal() {
         Ok(shutdown) => shutdown,
@@ -32,8 +43,22 @@ async fn main() -> ExitCode {
     };
     if let Ok(addr) = listener.local_addr() {
         tracing::info!("serving on http://{addr} (Swagger UI at http://{addr}/docs)");
+        if config.write_tokens.is_empty() && !addr.ip().is_loopback() {
+            tracing::warn!(
+                "no write tokens are configured and {addr} is reachable from other machines: \
+                 anyone who can connect can create, change and delete languages \
+                 (set PROG_LANG_API_WRITE_TOKENS or --write-tokens-file)"
+            );
+        }
     }
-    match serve(listener, Store::in_memory(), config, shutdown).await {
+    match serve(
+        listener,
+        Store::in_memory(config.max_languages),
+        config,
+        shutdown,
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("prog-lang-api: {error}");

@@ -3,7 +3,11 @@
 use std::{sync::Arc, time::Instant};
 
 use percent_encoding::percent_decode_str;
-use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use poem::{
+    Endpoint, IntoResponse, Request, Response, Result,
+    http::{HeaderValue, Method, header},
+};
+use subtle::{Choice, ConstantTimeEq};
 
 use crate::{
     api::COLLECTION,
@@ -108,7 +112,60 @@ fn query_errors(query: &str, known: &[&str]) -> Vec<ProblemField> {
     errors
 }
 
-/// Logs one line per request at INFO: method, path as received, status and latency.
+/// The request's id, as the request-id layer settled it: what the access log line and the
+/// `X-Request-Id` response header carry.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub String);
+
+/// The header that carries a request's id, both ways.
+const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every request an id: the client's own `X-Request-Id` when it is 1 to 128 characters of
+/// `A-Z a-z 0-9 . _ ~ -` (so that it is safe in a log line), else a new random one; and sends it
+/// back on the response.
+pub(crate) async fn request_id<E: Endpoint>(
+    endpoint: Arc<E>,
+    mut request: Request,
+) -> Result<Response> {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| is_sane_request_id(id))
+        .map_or_else(new_request_id, str::to_owned);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = match endpoint.call(request).await {
+        Ok(response) => response.into_response(),
+        Err(error) => error.into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+fn is_sane_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
+}
+
+/// 128 random bits, in URL-safe base64.
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without an OS random source, ids are still unique enough from the clock.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        bytes = nanos.to_be_bytes();
+    }
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+/// Logs one line per request at INFO: method, path as received, status, latency and request id.
+/// Never a header's or a body's content: tokens and data stay out of logs.
 pub(crate) async fn access_log<E: Endpoint>(
     endpoint: Arc<E>,
     request: Request,
@@ -116,6 +173,11 @@ pub(crate) async fn access_log<E: Endpoint>(
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.original_uri().path().to_owned();
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
     let response = match endpoint.call(request).await {
         Ok(response) => response.into_response(),
         Err(error) => error.into_response(),
@@ -125,14 +187,95 @@ pub(crate) async fn access_log<E: Endpoint>(
         path = %path,
         status = response.status().as_u16(),
         latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        request_id = %id,
         "request"
     );
     Ok(response)
 }
 
+/// The bearer tokens that writes need, compared in constant time.
+#[derive(Clone)]
+pub(crate) struct WriteTokens(Arc<Vec<Vec<u8>>>);
+
+impl WriteTokens {
+    pub(crate) fn new(tokens: &[String]) -> Self {
+        Self(Arc::new(
+            tokens
+                .iter()
+                .map(|token| token.as_bytes().to_vec())
+                .collect(),
+        ))
+    }
+
+    /// Whether `presented` is one of the tokens. Every token is compared in full, whatever
+    /// matched, so the time taken says nothing of how close a guess came.
+    fn accepts(&self, presented: &[u8]) -> bool {
+        self.0
+            .iter()
+            .fold(Choice::from(0), |found, token| {
+                found | token.as_slice().ct_eq(presented)
+            })
+            .into()
+    }
+}
+
+/// With write tokens configured, a POST, PUT, PATCH or DELETE that the path answers needs
+/// `Authorization: Bearer <token>` with one of them: else 401 and nothing is done. Reads stay open.
+pub(crate) async fn require_write_token<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+    tokens: WriteTokens,
+) -> Result<Response> {
+    let method = request.method();
+    let is_write = [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method);
+    let path = request.original_uri().path();
+    let answered = routes::allowed_methods(path)
+        .is_some_and(|allow| allow.split(", ").any(|allowed| allowed == method.as_str()));
+    if is_write && answered {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+            .map(<[u8]>::trim_ascii);
+        if !presented.is_some_and(|token| tokens.accepts(token)) {
+            let mut response = Problem::unauthorized(path).into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return Ok(response);
+        }
+    }
+    endpoint
+        .call(request)
+        .await
+        .map(IntoResponse::into_response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        assert!(is_sane_request_id("abc-123._~"));
+        assert!(is_sane_request_id(&"a".repeat(128)));
+        for bad in ["", "a b", "a\nb", "ü", &"a".repeat(129)] {
+            assert!(!is_sane_request_id(bad), "{bad:?}");
+        }
+        let id = new_request_id();
+        assert!(is_sane_request_id(&id));
+        assert_ne!(id, new_request_id());
+    }
+
+    #[test]
+    fn only_configured_tokens_are_accepted() {
+        let tokens = WriteTokens::new(&["alpha".to_owned(), "beta".to_owned()]);
+        assert!(tokens.accepts(b"alpha"));
+        assert!(tokens.accepts(b"beta"));
+        for bad in [&b"alph"[..], b"alphaa", b"", b"ALPHA"] {
+            assert!(!tokens.accepts(bad));
+        }
+    }
 
     fn named(query: &str) -> Vec<(String, String)> {
         query_errors(query, &["limit", "page_token"])

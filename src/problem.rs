@@ -89,38 +89,47 @@ impl From<FieldError> for ProblemField {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ProblemKind {
     Validation,
+    Unauthorized,
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     AlreadyExists,
     PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    InsufficientStorage,
     Internal,
 }
 
 impl ProblemKind {
     /// Every kind, for the README's table and its test.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 11] = [
         Self::Validation,
+        Self::Unauthorized,
+        Self::Forbidden,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::AlreadyExists,
         Self::PreconditionFailed,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::InsufficientStorage,
         Self::Internal,
     ];
 
     pub(crate) fn uri(self) -> &'static str {
         match self {
             Self::Validation => "/problems/validation",
+            Self::Unauthorized => "/problems/unauthorized",
+            Self::Forbidden => "/problems/forbidden",
             Self::NotFound => "/problems/not-found",
             Self::MethodNotAllowed => "/problems/method-not-allowed",
             Self::AlreadyExists => "/problems/already-exists",
             Self::PreconditionFailed => "/problems/precondition-failed",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
+            Self::InsufficientStorage => "/problems/insufficient-storage",
             Self::Internal => "/problems/internal",
         }
     }
@@ -128,12 +137,15 @@ impl ProblemKind {
     pub(crate) fn title(self) -> &'static str {
         match self {
             Self::Validation => "Invalid request",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::AlreadyExists => "Already exists",
             Self::PreconditionFailed => "Precondition failed",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
+            Self::InsufficientStorage => "Insufficient storage",
             Self::Internal => "Internal server error",
         }
     }
@@ -141,12 +153,15 @@ impl ProblemKind {
     pub(crate) fn status(self) -> StatusCode {
         match self {
             Self::Validation => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyExists => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -260,6 +275,24 @@ impl Problem {
         Self::new(ProblemKind::UnsupportedMediaType, instance, detail)
     }
 
+    /// 401: a write without a valid bearer token, while write tokens are configured.
+    pub(crate) fn unauthorized(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::Unauthorized,
+            instance,
+            "Writes need a valid token: send Authorization: Bearer <token>.",
+        )
+    }
+
+    /// 507: the store holds as many languages as it may.
+    pub(crate) fn insufficient_storage(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::InsufficientStorage,
+            instance,
+            "The store holds as many programming languages as it may: delete one first.",
+        )
+    }
+
     /// 500: a bug. The detail says nothing of it; the log has the cause.
     pub(crate) fn internal(instance: &str) -> Self {
         Self::new(
@@ -281,6 +314,14 @@ impl Problem {
                 instance,
                 "name",
                 "the path must be valid percent-encoded UTF-8",
+            );
+        }
+        if error.is::<poem::error::CorsError>() {
+            return Self::new(
+                ProblemKind::Forbidden,
+                instance,
+                "Cross-origin requests from this origin, or with this method or these headers, \
+                 are not allowed.",
             );
         }
         match error.status() {

@@ -1,10 +1,21 @@
 //! The URL map: the operations, the published spec and its documentation, and the layers around
 //! them; and, for `Allow`, the methods each path answers.
 
-use poem::{Endpoint, EndpointExt, Route, get, http::Method};
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Route, get,
+    http::{Method, header},
+    middleware::Cors,
+};
 use poem_openapi::OpenApiService;
 
-use crate::{api::Api, middleware, problem, spec::Spec, store::Store};
+use crate::{
+    api::Api,
+    config::Config,
+    middleware::{self, WriteTokens},
+    problem,
+    spec::Spec,
+    store::Store,
+};
 
 /// Where Swagger UI is served; `/` redirects here.
 pub(crate) const DOCS: &str = "/docs";
@@ -14,7 +25,7 @@ pub(crate) const DOCS: &str = "/docs";
 const DEFAULT_SERVER: &str = "/";
 
 /// The API's OpenAPI service: its operations and the document that describes them.
-pub(crate) fn openapi(store: Store) -> OpenApiService<Api, ()> {
+pub(crate) fn openapi(store: Store, public_url: Option<&str>) -> OpenApiService<Api, ()> {
     OpenApiService::new(Api::new(store), "prog-lang-api", env!("CARGO_PKG_VERSION"))
         .description(
             "Programming languages, their publication years and contributions: list them, \
@@ -22,13 +33,16 @@ pub(crate) fn openapi(store: Store) -> OpenApiService<Api, ()> {
              Errors are RFC 9457 problem details (`application/problem+json`).",
         )
         .license("MIT OR Apache-2.0")
-        .server(DEFAULT_SERVER)
+        .server(public_url.unwrap_or(DEFAULT_SERVER))
 }
 
-/// The whole service over `store`, as the server and the tests run it.
-pub(crate) fn app(store: Store) -> impl Endpoint + 'static {
-    let service = openapi(store.clone());
+/// The whole service over `store`, configured by `config`, as the server and the tests run it.
+/// Layers, outermost first: request id, access log, errors as problems, CORS, write tokens,
+/// request checks, then the routes.
+pub(crate) fn app(store: Store, config: &Config) -> impl Endpoint + 'static {
+    let service = openapi(store.clone(), config.public_url.as_deref());
     let spec = Spec::new(&service);
+    let tokens = (!config.write_tokens.is_empty()).then(|| WriteTokens::new(&config.write_tokens));
     Route::new()
         .at("/openapi.json", get(spec.json_endpoint()))
         .at("/openapi.yaml", get(spec.yaml_endpoint()))
@@ -37,8 +51,56 @@ pub(crate) fn app(store: Store) -> impl Endpoint + 'static {
         .around(move |endpoint, request| {
             middleware::check_request(endpoint, request, store.clone())
         })
+        .around(move |endpoint, request| {
+            let tokens = tokens.clone();
+            async move {
+                match tokens {
+                    Some(tokens) => {
+                        middleware::require_write_token(endpoint, request, tokens).await
+                    }
+                    None => endpoint
+                        .call(request)
+                        .await
+                        .map(IntoResponse::into_response),
+                }
+            }
+        })
+        .with_if(!config.cors_origins.is_empty(), cors(&config.cors_origins))
         .around(problem::catch_errors)
         .around(middleware::access_log)
+        .around(middleware::request_id)
+}
+
+/// CORS for `origins` (`*` for any): the API's methods and request headers, `Location`, `ETag`
+/// and `X-Request-Id` readable by browser code, and never credentials (the API authenticates with
+/// bearer tokens, not cookies).
+fn cors(origins: &[String]) -> Cors {
+    let cors = Cors::new()
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+        ])
+        .allow_header("x-request-id")
+        .expose_headers([header::LOCATION, header::ETAG])
+        .expose_header("x-request-id")
+        .allow_credentials(false)
+        .max_age(600);
+    if origins.iter().any(|origin| origin == "*") {
+        // No listed origin: poem's Cors then allows any.
+        cors
+    } else {
+        cors.allow_origins(origins.iter().map(String::as_str))
+    }
 }
 
 /// The query parameters `method` on `path` takes, or `None` when the path or method is not one of
@@ -56,7 +118,7 @@ pub(crate) fn query_parameters(method: &Method, path: &str) -> Option<&'static [
 }
 
 /// The `Allow` header value for `path`: every method it answers. HEAD is answered wherever GET is
-/// (poem runs GET and drops the body); OPTIONS is not answered.
+/// (poem runs GET and drops the body); OPTIONS only as a CORS preflight, so it is not listed.
 pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
     match path {
         "/programming_languages" => Some("GET, HEAD, POST"),

@@ -1,11 +1,39 @@
-//! serve(listener, store, config, shutdown): HTTP on an already bound listener, until `shutdown`
-//! completes; then new connections are refused and requests in flight get up to the drain
-//! timeout to finish.
+//! serve(listener, store, config, shutdown): HTTP/1.1 on an already bound listener, with the
+//! connection timeouts that keep slow or idle clients from starving others, until `shutdown`
+//! completes; then new connections are refused, idle ones closed, and requests in flight get up to
+//! the drain timeout to finish.
+//!
+//! poem's own server has no header-read timeout, so connections are served here with hyper
+//! directly, and each request handed to the poem endpoint that `routes::app` builds.
 
-use std::{future::Future, io};
+use std::{
+    convert::Infallible,
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
 
-use poem::{Server, listener::TcpAcceptor};
-use tokio::net::TcpListener;
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use poem::{
+    Addr, Endpoint, EndpointExt, Response,
+    endpoint::BoxEndpoint,
+    http::uri::Scheme,
+    web::{LocalAddr, RemoteAddr},
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::watch,
+    task::JoinSet,
+    time::{Instant, Sleep},
+};
 
 use crate::{config::Config, routes, store::Store};
 
@@ -18,8 +46,250 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let acceptor = TcpAcceptor::from_tokio(listener)?;
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(routes::app(store), shutdown, Some(config.drain_timeout()))
-        .await
+    let local = listener.local_addr()?;
+    let endpoint: Arc<BoxEndpoint<'static, Response>> =
+        Arc::new(routes::app(store, &config).map_to_response().boxed());
+    let timeouts = Timeouts {
+        header_read: config.header_read_timeout(),
+        idle: config.idle_timeout(),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(serve_connection(
+                        stream,
+                        local,
+                        remote,
+                        Arc::clone(&endpoint),
+                        timeouts,
+                        stopped.clone(),
+                    ));
+                }
+                // Out of file descriptors, or a connection reset before it was accepted: wait a
+                // moment rather than spin, and go on serving the others.
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(config.drain_timeout(), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "drain timeout: closing the connections still in use"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    header_read: Duration,
+    idle: Duration,
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    local: SocketAddr,
+    remote: SocketAddr,
+    endpoint: Arc<BoxEndpoint<'static, Response>>,
+    timeouts: Timeouts,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = service_fn(move |request: hyper::Request<Incoming>| {
+        let endpoint = Arc::clone(&endpoint);
+        async move {
+            let request = (
+                request,
+                LocalAddr(Addr::SocketAddr(local)),
+                RemoteAddr(Addr::SocketAddr(remote)),
+                Scheme::HTTP,
+            )
+                .into();
+            let response: hyper::Response<BoxBody<Bytes, io::Error>> =
+                endpoint.get_response(request).await.into();
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let connection = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(TimedStream::new(stream, timeouts)), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = async { stop.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
+            // Finishes the request under way, if any, then closes; an idle connection closes now.
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// A connection's stream that enforces the header-read and idle timeouts.
+///
+/// It follows a connection's phases from what crosses it: a request head is under way from the
+/// accept (first request) or from the first byte after a response (later requests) until its
+/// blank line (`\r\n\r\n`); then the request is being served, without a deadline, since a slow
+/// upload is legitimate; from the response's last write the connection is idle. A read that waits
+/// past the deadline of its phase fails with `TimedOut`, and hyper closes the connection.
+struct TimedStream {
+    inner: TcpStream,
+    timeouts: Timeouts,
+    phase: Phase,
+    deadline: Pin<Box<Sleep>>,
+    /// How many bytes of `\r\n\r\n` the head has ended with so far.
+    matched: usize,
+    /// The task that last found nothing to read: hyper reads ahead while it serves a request, so
+    /// when the response is out and the idle deadline starts, that read must be polled again for
+    /// the deadline to be watched.
+    reader: Option<Waker>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Head,
+    Serving,
+    Idle,
+}
+
+impl TimedStream {
+    fn new(inner: TcpStream, timeouts: Timeouts) -> Self {
+        Self {
+            inner,
+            timeouts,
+            phase: Phase::Head,
+            deadline: Box::pin(tokio::time::sleep(timeouts.header_read)),
+            matched: 0,
+            reader: None,
+        }
+    }
+
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        let timeout = match phase {
+            Phase::Head => self.timeouts.header_read,
+            Phase::Idle => self.timeouts.idle,
+            Phase::Serving => return,
+        };
+        self.deadline.as_mut().reset(Instant::now() + timeout);
+        self.matched = 0;
+        if let Some(reader) = self.reader.take() {
+            reader.wake();
+        }
+    }
+
+    /// A response is going out: once it is written, the connection is idle until the next
+    /// request's first byte, and the idle time counts from its last write. (A 100 Continue, or an
+    /// error answered before the body was read, ends the same way: idle, or closed by hyper.)
+    fn wrote(&mut self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(count)) if *count > 0) {
+            match self.phase {
+                Phase::Serving | Phase::Idle => self.enter(Phase::Idle),
+                Phase::Head => {}
+            }
+        }
+    }
+
+    /// Follows the head through `bytes`, just read; the head ends at its first blank line.
+    fn saw(&mut self, bytes: &[u8]) {
+        const END: &[u8; 4] = b"\r\n\r\n";
+        if self.phase == Phase::Idle && !bytes.is_empty() {
+            self.enter(Phase::Head);
+        }
+        if self.phase != Phase::Head {
+            return;
+        }
+        for &byte in bytes {
+            self.matched = if byte == END[self.matched] {
+                self.matched + 1
+            } else if byte == b'\r' {
+                1
+            } else {
+                0
+            };
+            if self.matched == END.len() {
+                self.enter(Phase::Serving);
+                return;
+            }
+        }
+    }
+}
+
+impl AsyncRead for TimedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let this = &mut *self;
+                this.saw(&buf.filled()[before..]);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => {
+                self.reader = Some(cx.waker().clone());
+                if self.phase != Phase::Serving && self.deadline.as_mut().poll(cx).is_ready() {
+                    let what = if self.phase == Phase::Head {
+                        "the request head took too long"
+                    } else {
+                        "the connection was idle too long"
+                    };
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl AsyncWrite for TimedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(&written);
+        written
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(&written);
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }

@@ -2,8 +2,11 @@
 //! JSON, as YAML and inside Swagger UI, all three from one corrected document.
 //!
 //! The corrections: response header names as they are sent (poem-openapi upper-cases them),
-//! `additionalProperties: false` on request bodies (the server refuses unknown fields), and a
-//! `default` problem response on every operation, for the errors any request can meet.
+//! `additionalProperties: false` on request bodies (the server refuses unknown fields), a
+//! `default` problem response on every operation, for the errors any request can meet, and the
+//! bearer security of the writes with their 401 (the write-token layer, `middleware.rs`, sits
+//! outside the operations, so poem-openapi cannot see it). The document is the same whether or
+//! not tokens are configured.
 
 use poem::{Endpoint, Response, endpoint::make_sync, web::Html};
 use poem_openapi::OpenApiService;
@@ -65,9 +68,15 @@ impl Spec {
     }
 }
 
+/// The name of the security scheme of writes.
+const WRITE_TOKEN_SCHEME: &str = "writeToken";
+
 fn correct(document: &mut Value) {
     let mut request_schemas = Vec::new();
-    for operation in operations(document) {
+    for (method, operation) in operations(document) {
+        if ["post", "put", "patch", "delete"].contains(&method.as_str()) {
+            secure(operation);
+        }
         if let Some(responses) = operation
             .get_mut("responses")
             .and_then(Value::as_object_mut)
@@ -98,6 +107,7 @@ fn correct(document: &mut Value) {
             );
         }
     }
+    add_security_scheme(document);
     for name in request_schemas {
         if let Some(schema) = document
             .pointer_mut(&format!("/components/schemas/{name}"))
@@ -108,16 +118,70 @@ fn correct(document: &mut Value) {
     }
 }
 
-/// Every operation object of the document.
-fn operations(document: &mut Value) -> Vec<&mut Value> {
+/// Every operation object of the document, with its method.
+fn operations(document: &mut Value) -> Vec<(String, &mut Value)> {
     document
         .get_mut("paths")
         .and_then(Value::as_object_mut)
         .into_iter()
         .flat_map(|paths| paths.values_mut())
         .filter_map(Value::as_object_mut)
-        .flat_map(|path| path.values_mut())
+        .flat_map(|path| {
+            path.iter_mut()
+                .map(|(method, operation)| (method.clone(), operation))
+        })
         .collect()
+}
+
+/// Declares that a write needs a bearer token, and the 401 it meets without one.
+fn secure(operation: &mut Value) {
+    let Some(operation) = operation.as_object_mut() else {
+        return;
+    };
+    operation.insert("security".to_owned(), json!([{ WRITE_TOKEN_SCHEME: [] }]));
+    if let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    {
+        responses.insert(
+            "401".to_owned(),
+            json!({
+                "description": "Write tokens are configured and the request has no valid one: \
+                                nothing was changed.",
+                "headers": {"WWW-Authenticate": {
+                    "description": "`Bearer`: the scheme the token goes in.",
+                    "required": true,
+                    "schema": {"type": "string"}
+                }},
+                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            }),
+        );
+        // Keep the statuses in order, with `default` last, as the rest of the document has them.
+        let mut entries: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+        entries.sort_by_key(|(status, _)| (status == "default", status.clone()));
+        responses.extend(entries);
+    }
+}
+
+/// The security scheme of writes, in `components`.
+fn add_security_scheme(document: &mut Value) {
+    let Some(document) = document.as_object_mut() else {
+        return;
+    };
+    let components = document
+        .entry("components")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(components) = components.as_object_mut() {
+        components.insert(
+            "securitySchemes".to_owned(),
+            json!({ WRITE_TOKEN_SCHEME: {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A write token the server was configured with (PROG_LANG_API_WRITE_TOKENS \
+                                or --write-tokens-file). Without any configured, writes need none."
+            }}),
+        );
+    }
 }
 
 fn rename_headers(headers: &mut Map<String, Value>) {
@@ -141,7 +205,7 @@ mod tests {
 
     #[test]
     fn the_name_pattern_is_the_rule_the_server_applies() {
-        let spec = Spec::new(&openapi(Store::in_memory()));
+        let spec = Spec::new(&openapi(Store::in_memory(10), None));
         let document: Value = serde_json::from_str(&spec.json).expect("JSON");
         for schema in ["Language", "LanguageChanges"] {
             let pattern =
@@ -152,7 +216,7 @@ mod tests {
 
     #[test]
     fn swagger_ui_shows_the_corrected_spec() {
-        let service = openapi(Store::in_memory());
+        let service = openapi(Store::in_memory(10), None);
         let spec = Spec::new(&service);
         assert!(spec.docs.contains(&spec.json));
         assert!(!spec.docs.contains(&service.spec()));

@@ -75,6 +75,9 @@ pub(crate) enum CreateLanguageResponse {
     /// The body is not declared as JSON.
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemJson),
+    /// The store holds `--max-languages` languages: nothing was created.
+    #[oai(status = 507)]
+    InsufficientStorage(ProblemJson),
 }
 
 /// PUT and PATCH have one meaning, so one set of answers.
@@ -161,6 +164,7 @@ pub(super) fn answer_error<R: AnswerError>(error: StoreError, instance: &str) ->
         StoreError::NotFound => Problem::language_not_found(instance),
         StoreError::AlreadyExists => Problem::already_exists(instance),
         StoreError::PreconditionFailed => Problem::precondition_failed(instance),
+        StoreError::Full => Problem::insufficient_storage(instance),
     };
     R::for_error(&error, problem.into()).ok_or_else(|| unexpected(error))
 }
@@ -199,6 +203,7 @@ impl AnswerError for CreateLanguageResponse {
     fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         match error {
             StoreError::AlreadyExists => Some(Self::Conflict(problem)),
+            StoreError::Full => Some(Self::InsufficientStorage(problem)),
             _ => None,
         }
     }
@@ -209,7 +214,7 @@ impl AnswerError for UpdateLanguageResponse {
         match error {
             StoreError::NotFound => Some(Self::NotFound(problem)),
             StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
-            StoreError::AlreadyExists => None,
+            StoreError::AlreadyExists | StoreError::Full => None,
         }
     }
 }
@@ -219,7 +224,7 @@ impl AnswerError for DeleteLanguageResponse {
         match error {
             StoreError::NotFound => Some(Self::NotFound(problem)),
             StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
-            StoreError::AlreadyExists => None,
+            StoreError::AlreadyExists | StoreError::Full => None,
         }
     }
 }

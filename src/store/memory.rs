@@ -20,6 +20,8 @@ use crate::{
 pub(crate) struct MemoryStore {
     state: RwLock<State>,
     page_token_key: [u8; 32],
+    /// The most languages the store holds; a create beyond it fails with `Full`.
+    capacity: usize,
 }
 
 #[derive(Default)]
@@ -34,7 +36,7 @@ struct State {
 }
 
 impl MemoryStore {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(capacity: u64) -> Self {
         let mut state = State {
             by_year: vec![BTreeSet::new(); year_slot(YEAR_MAX) + 1],
             ..State::default()
@@ -49,6 +51,7 @@ impl MemoryStore {
         Self {
             state: RwLock::new(state),
             page_token_key,
+            capacity: usize::try_from(capacity).unwrap_or(usize::MAX),
         }
     }
 
@@ -101,7 +104,14 @@ impl MemoryStore {
     }
 
     pub(crate) fn create(&self, language: Language) -> Result<Stored, StoreError> {
-        self.write().insert(language)
+        let mut state = self.write();
+        if state.by_name.contains_key(language.name.as_str()) {
+            return Err(StoreError::AlreadyExists);
+        }
+        if state.by_position.len() >= self.capacity {
+            return Err(StoreError::Full);
+        }
+        state.insert(language)
     }
 
     pub(crate) fn update(
@@ -254,12 +264,12 @@ mod tests {
 
     #[test]
     fn lists_the_seed_in_the_tutorials_order() {
-        assert_eq!(all(&MemoryStore::new()), SEED_NAMES);
+        assert_eq!(all(&MemoryStore::new(1_000_000)), SEED_NAMES);
     }
 
     #[test]
     fn a_recreated_name_goes_last() {
-        let store = MemoryStore::new();
+        let store = MemoryStore::new(1_000_000);
         let cobol = store.delete("COBOL", &unconditionally).expect("delete");
         store.create(Language::clone(&cobol)).expect("create");
         let mut expected = SEED_NAMES[1..].to_vec();
@@ -269,7 +279,7 @@ mod tests {
 
     #[test]
     fn an_update_keeps_its_place_and_changes_only_given_fields() {
-        let store = MemoryStore::new();
+        let store = MemoryStore::new(1_000_000);
         let changes = LanguageChanges {
             publication_year: Some(2000),
             ..LanguageChanges::default()
@@ -294,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_failed_precondition_changes_nothing() {
-        let store = MemoryStore::new();
+        let store = MemoryStore::new(1_000_000);
         let changes = LanguageChanges {
             contribution: Some("changed".to_owned()),
             ..LanguageChanges::default()
@@ -322,8 +332,27 @@ mod tests {
     }
 
     #[test]
+    fn a_full_store_refuses_creates_until_a_delete() {
+        let store = MemoryStore::new(9);
+        store
+            .create(language("Ninth", 1990))
+            .expect("room for one more");
+        assert_eq!(
+            store.create(language("Tenth", 1990)).unwrap_err(),
+            StoreError::Full
+        );
+        assert_eq!(
+            store.create(language("COBOL", 1990)).unwrap_err(),
+            StoreError::AlreadyExists
+        );
+        assert_eq!(all(&store).len(), 9);
+        store.delete("Ninth", &unconditionally).expect("delete");
+        store.create(language("Tenth", 1990)).expect("room again");
+    }
+
+    #[test]
     fn create_refuses_an_existing_name_and_delete_a_missing_one() {
-        let store = MemoryStore::new();
+        let store = MemoryStore::new(1_000_000);
         assert_eq!(
             store.create(language("COBOL", 1999)).unwrap_err(),
             StoreError::AlreadyExists
@@ -342,7 +371,7 @@ mod tests {
 
     #[test]
     fn pages_hold_limit_languages_and_the_last_has_no_cursor() {
-        let store = MemoryStore::new();
+        let store = MemoryStore::new(1_000_000);
         let first = store.list(YearFilter::default(), None, 3);
         assert_eq!(names(&first), ["COBOL", "ALGOL", "APL"]);
         let second = store.list(YearFilter::default(), first.next, 5);
@@ -352,7 +381,7 @@ mod tests {
 
     #[test]
     fn filtered_pages_follow_insertion_order() {
-        let store = MemoryStore::new();
+        let store = MemoryStore::new(1_000_000);
         store.create(language("Old", 1961)).expect("create");
         let filter = YearFilter {
             after: Some(1960),
@@ -367,7 +396,7 @@ mod tests {
 
     #[test]
     fn a_page_walk_sees_every_language_that_lives_throughout_it_once() {
-        let store = Arc::new(MemoryStore::new());
+        let store = Arc::new(MemoryStore::new(1_000_000));
         for i in 0..500 {
             store
                 .create(language(&format!("stable{i}"), 1900 + i % 100))
@@ -422,7 +451,7 @@ mod tests {
 
     #[test]
     fn of_concurrent_creates_of_one_name_exactly_one_succeeds() {
-        let store = Arc::new(MemoryStore::new());
+        let store = Arc::new(MemoryStore::new(1_000_000));
         let barrier = Arc::new(Barrier::new(8));
         let winners: usize = (0..8)
             .map(|i| {
@@ -442,7 +471,7 @@ mod tests {
 
     #[test]
     fn concurrent_updates_never_mix_fields() {
-        let store = Arc::new(MemoryStore::new());
+        let store = Arc::new(MemoryStore::new(1_000_000));
         let handles: Vec<_> = (0..8)
             .map(|i| {
                 let store = Arc::clone(&store);

@@ -21,9 +21,9 @@ enum Backend {
 }
 
 impl Store {
-    /// A store in this process's memory, holding the seed languages.
-    pub fn in_memory() -> Self {
-        Self(Arc::new(Backend::Memory(MemoryStore::new())))
+    /// A store in this process's memory, holding the seed languages, and at most `capacity`.
+    pub fn in_memory(capacity: u64) -> Self {
+        Self(Arc::new(Backend::Memory(MemoryStore::new(capacity))))
     }
 
     /// One page of the languages that pass `filter`, in insertion order, after `after`.
@@ -45,7 +45,8 @@ impl Store {
         }
     }
 
-    /// Adds `language` at the end of the insertion order, unless its name is taken.
+    /// Adds `language` at the end of the insertion order, unless its name is taken or the store is
+    /// full.
     pub(crate) async fn create(&self, language: Language) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.create(language),
@@ -101,6 +102,8 @@ pub(crate) enum StoreError {
     AlreadyExists,
     /// The language is not in the state the caller required.
     PreconditionFailed,
+    /// The store holds as many languages as it may.
+    Full,
 }
 
 impl fmt::Display for StoreError {
@@ -109,6 +112,7 @@ impl fmt::Display for StoreError {
             Self::NotFound => "no language has that name",
             Self::AlreadyExists => "a language of that name exists already",
             Self::PreconditionFailed => "the language is not in the required state",
+            Self::Full => "the store is full",
         })
     }
 }

@@ -13,19 +13,20 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Config::defaults()).await
+}
+
+/// A server with `config` (its address is ignored: the server gets a free port).
+pub async fn spawn_app_with(config: Config) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(
-        listener,
-        Store::in_memory(),
-        Config::defaults(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let store = Store::in_memory(config.max_languages);
+    tokio::spawn(serve(listener, store, config, async {
+        let _ = stopped.await;
+    }));
     TestApp {
         address,
         client: reqwest::Client::builder()

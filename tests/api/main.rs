@@ -3,6 +3,7 @@
 mod conditional;
 mod create;
 mod delete;
+mod deploy;
 mod errors;
 mod get;
 mod helpers;

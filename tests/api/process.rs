@@ -15,7 +15,9 @@ const PATIENCE: Duration = Duration::from_secs(30);
 pub struct Process {
     child: Child,
     pub address: String,
-    _lines: mpsc::Receiver<String>,
+    lines: mpsc::Receiver<String>,
+    /// Every line read so far, the announcement included.
+    seen: Vec<String>,
 }
 
 pub fn start(args: &[&str], env: &[(&str, &str)]) -> Process {
@@ -32,22 +34,25 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> Process {
             }
         }
     });
+    let mut seen = Vec::new();
     let address = loop {
         let line = lines
             .recv_timeout(PATIENCE)
             .expect("the server announces its address");
-        if let Some(rest) = line.split("serving on ").nth(1) {
-            break rest
-                .split_whitespace()
+        seen.push(line.clone());
+        if let Some(rest) = line.split("serving on http://").nth(1) {
+            let address = rest
+                .split(|c: char| c.is_whitespace() || c == '"' || c == '\\')
                 .next()
-                .expect("an address")
-                .to_owned();
+                .expect("an address");
+            break format!("http://{address}");
         }
     };
     Process {
         child,
         address,
-        _lines: lines,
+        lines,
+        seen,
     }
 }
 
@@ -72,6 +77,14 @@ impl Process {
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// Every line the server has written to standard error so far (all of them, once it exited).
+    pub fn log(&mut self) -> Vec<String> {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        self.seen.clone()
     }
 
     pub fn wait(&mut self) -> ExitStatus {
@@ -124,13 +137,227 @@ async fn the_address_comes_from_the_variable_and_the_flag_wins() {
     assert_eq!(health(&flag_wins.address).await, reqwest::StatusCode::OK);
 }
 
+/// Environment variables for a run: name and value.
+type Environment<'a> = Vec<(&'a str, &'a str)>;
+
 #[test]
-fn an_invalid_address_stops_the_start_with_exit_code_2() {
-    let output = command(&["--addr", "nowhere"], &[])
-        .stderr(Stdio::piped())
+fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() {
+    let dir = std::env::temp_dir().join(format!("prog-lang-api-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let empty = dir.join("empty-tokens");
+    std::fs::write(&empty, "# no token here\n\n").expect("write");
+    let empty = empty.to_string_lossy().into_owned();
+    let cases: Vec<(Vec<&str>, Environment, &str)> = vec![
+        (vec!["--addr", "nowhere"], vec![], "--addr"),
+        (vec![], vec![("PROG_LANG_API_ADDR", "nowhere")], "--addr"),
+        (vec!["--log-format", "xml"], vec![], "--log-format"),
+        (vec!["--drain-timeout", "soon"], vec![], "--drain-timeout"),
+        (vec!["--max-languages", "0"], vec![], "--max-languages"),
+        (
+            vec![],
+            vec![("PROG_LANG_API_IDLE_TIMEOUT", "soon")],
+            "--idle-timeout",
+        ),
+        (
+            vec!["--header-read-timeout", "0"],
+            vec![],
+            "--header-read-timeout",
+        ),
+        (
+            vec!["--cors-origin", "example.com"],
+            vec![],
+            "--cors-origin",
+        ),
+        (vec!["--public-url", "ftp://x"], vec![], "--public-url"),
+        (
+            vec!["--write-tokens-file", "/nonexistent/tokens"],
+            vec![],
+            "--write-tokens-file",
+        ),
+        (
+            vec!["--write-tokens-file", &empty],
+            vec![],
+            "--write-tokens-file",
+        ),
+        (
+            vec![],
+            vec![("PROG_LANG_API_WRITE_TOKENS", " , ")],
+            "PROG_LANG_API_WRITE_TOKENS",
+        ),
+        (
+            vec![],
+            vec![("PROG_LANG_API_WRITE_TOKENS", "has space")],
+            "write tokens",
+        ),
+    ];
+    for (args, env, named) in cases {
+        let output = command(&args, &env)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(named), "{named} in {stderr}");
+        assert!(!stderr.contains("has space"), "a token is never echoed");
+    }
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let output = command(&["--help"], &[])
+        .stdout(Stdio::piped())
         .output()
         .expect("run");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--addr"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    let readme = include_str!("../../README.md");
+    for (flag, variable) in [
+        ("--addr", "PROG_LANG_API_ADDR"),
+        ("--log-format", "PROG_LANG_API_LOG_FORMAT"),
+        ("--drain-timeout", "PROG_LANG_API_DRAIN_TIMEOUT"),
+        ("--max-languages", "PROG_LANG_API_MAX_LANGUAGES"),
+        ("--write-tokens-file", "PROG_LANG_API_WRITE_TOKENS_FILE"),
+        ("--cors-origin", "PROG_LANG_API_CORS_ORIGINS"),
+        ("--public-url", "PROG_LANG_API_PUBLIC_URL"),
+        ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
+        ("--idle-timeout", "PROG_LANG_API_IDLE_TIMEOUT"),
+    ] {
+        assert!(
+            help.contains(flag) && help.contains(variable),
+            "--help: {flag} {variable}"
+        );
+        assert!(
+            readme.contains(&format!("`{flag}")) && readme.contains(&format!("`{variable}`")),
+            "README: {flag}"
+        );
+    }
+    assert!(
+        help.contains("PROG_LANG_API_WRITE_TOKENS")
+            && readme.contains("`PROG_LANG_API_WRITE_TOKENS`")
+    );
+}
+
+#[tokio::test]
+async fn tokens_never_reach_the_log_and_json_lines_carry_the_request_id() {
+    let secret = "tok-9f8e7d6c5b4a";
+    let mut server = start(
+        &["--addr", "127.0.0.1:0", "--log-format", "json"],
+        &[("PROG_LANG_API_WRITE_TOKENS", secret)],
+    );
+    let client = reqwest::Client::new();
+    for token in [secret, "wrong-guess-123"] {
+        client
+            .delete(format!("{}/programming_languages/APL", server.address))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("X-Request-Id", "find-me-1")
+            .send()
+            .await
+            .expect("DELETE");
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait().code(), Some(0));
+    let log = server.log();
+    let text = log.join("\n");
+    assert!(
+        !text.contains(secret) && !text.contains("wrong-guess-123"),
+        "{text}"
+    );
+    let requests: Vec<serde_json::Value> = log
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 2, "{text}");
+    for line in &requests {
+        assert_eq!(line["fields"]["request_id"], "find-me-1");
+        assert_eq!(line["fields"]["method"], "DELETE");
+        assert_eq!(line["fields"]["path"], "/programming_languages/APL");
+    }
+    let statuses: Vec<&serde_json::Value> = requests
+        .iter()
+        .map(|line| &line["fields"]["status"])
+        .collect();
+    assert_eq!(statuses, [200, 401]);
+}
+
+#[tokio::test]
+async fn without_tokens_on_a_public_address_the_start_warns() {
+    let mut open = start(&["--addr", "0.0.0.0:0"], &[]);
+    open.signal("TERM");
+    open.wait();
+    assert!(
+        open.log()
+            .iter()
+            .any(|line| line.contains("WARN") && line.contains("anyone"))
+    );
+    let mut guarded = start(
+        &["--addr", "0.0.0.0:0"],
+        &[("PROG_LANG_API_WRITE_TOKENS", "abc")],
+    );
+    guarded.signal("TERM");
+    guarded.wait();
+    assert!(!guarded.log().iter().any(|line| line.contains("anyone")));
+    let mut local = start(&["--addr", "127.0.0.1:0"], &[]);
+    local.signal("TERM");
+    local.wait();
+    assert!(!local.log().iter().any(|line| line.contains("anyone")));
+}
+
+#[tokio::test]
+async fn shutdown_finishes_a_request_in_flight_and_does_not_wait_for_idle_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut server = start(&["--addr", "127.0.0.1:0", "--idle-timeout", "60"], &[]);
+    let address = server.address.trim_start_matches("http://").to_owned();
+
+    // An idle keep-alive connection: one request answered, then silence.
+    let mut idle = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buffer = [0u8; 1024];
+    assert!(idle.read(&mut buffer).await.expect("read") > 0);
+
+    // An upload that started before the signal.
+    let body = r#"{"name": "Drained", "publication_year": 2000, "contribution": "finished after SIGTERM"}"#;
+    let mut upload = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    upload.write_all(head.as_bytes()).await.expect("head");
+    upload
+        .write_all(&body.as_bytes()[..20])
+        .await
+        .expect("part");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    server.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = tokio::net::TcpStream::connect(&address).await;
+    assert!(refused.is_err(), "no new connections once shutting down");
+    upload
+        .write_all(&body.as_bytes()[20..])
+        .await
+        .expect("rest");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, upload.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(closed(&mut idle).await, "the idle connection is closed");
+    let status = server.wait();
+    assert_eq!(status.code(), Some(0));
+}
+
+async fn closed(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 64];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await,
+        Ok(Ok(0) | Err(_))
+    )
 }

@@ -160,6 +160,37 @@ async fn request_schemas_refuse_unknown_fields_and_have_examples() {
             .find(|p| p["name"] == "If-Match" && p["in"] == "header");
         assert!(header.is_some(), "{method} declares If-Match");
     }
+    assert_eq!(
+        spec["components"]["securitySchemes"]["writeToken"],
+        serde_json::json!({"type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["writeToken"]["description"]})
+    );
+    for (path, method) in [
+        ("/programming_languages", "post"),
+        ("/programming_languages/{name}", "put"),
+        ("/programming_languages/{name}", "patch"),
+        ("/programming_languages/{name}", "delete"),
+    ] {
+        let operation = &spec["paths"][path][method];
+        assert_eq!(
+            operation["security"],
+            serde_json::json!([{"writeToken": []}]),
+            "{method}"
+        );
+        assert!(
+            operation["responses"]["401"]["headers"]["WWW-Authenticate"].is_object(),
+            "{method}"
+        );
+    }
+    for (path, method) in [
+        ("/programming_languages", "get"),
+        ("/programming_languages/{name}", "get"),
+        ("/healthz", "get"),
+    ] {
+        assert!(
+            spec["paths"][path][method].get("security").is_none(),
+            "reads stay open"
+        );
+    }
     let patch_media: Vec<&String> = language["patch"]["requestBody"]["content"]
         .as_object()
         .expect("content")

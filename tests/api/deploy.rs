@@ -1,0 +1,352 @@
+//! Running on a network: write tokens, CORS, capacity, request ids, slow and idle clients.
+
+use std::time::Duration;
+
+use prog_lang_api::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::helpers::{json_body, language, problem, spawn_app, spawn_app_with};
+
+const TOKEN: &str = "s3cret-token_1";
+
+fn with(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config::defaults();
+    change(&mut config);
+    config
+}
+
+#[tokio::test]
+async fn with_tokens_writes_need_one_and_reads_stay_open() {
+    let app = spawn_app_with(with(|c| {
+        c.write_tokens = vec!["other".into(), TOKEN.into()]
+    }))
+    .await;
+    let writes = [
+        (
+            Method::POST,
+            "/programming_languages",
+            Some(language("Rust", 2015, "ownership")),
+        ),
+        (
+            Method::PUT,
+            "/programming_languages/COBOL",
+            Some(json!({"contribution": "x"})),
+        ),
+        (
+            Method::PATCH,
+            "/programming_languages/COBOL",
+            Some(json!({"contribution": "x"})),
+        ),
+        (Method::DELETE, "/programming_languages/COBOL", None),
+    ];
+    for (method, path, body) in &writes {
+        for authorization in [
+            None,
+            Some("Bearer wrong"),
+            Some("Basic czNjcmV0"),
+            Some("Bearer "),
+        ] {
+            let mut request = app.client.request(method.clone(), app.url(path));
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            if let Some(authorization) = authorization {
+                request = request.header("Authorization", authorization);
+            }
+            let response = request.send().await.expect("write");
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                "Bearer",
+                "{method} {path}"
+            );
+            problem(
+                response,
+                StatusCode::UNAUTHORIZED,
+                "/problems/unauthorized",
+                path,
+            )
+            .await;
+        }
+    }
+    assert_eq!(
+        app.get_language("Rust").await.status(),
+        StatusCode::NOT_FOUND,
+        "nothing created"
+    );
+    let cobol = json_body(app.get_language("COBOL").await, StatusCode::OK).await;
+    assert_eq!(cobol["contribution"], "record data", "nothing changed");
+    assert_eq!(
+        app.list("").await.status(),
+        StatusCode::OK,
+        "reads stay open"
+    );
+
+    for (method, path, body) in writes {
+        let mut request = app
+            .client
+            .request(method.clone(), app.url(path))
+            .header("Authorization", format!("Bearer {TOKEN}"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let status = request.send().await.expect("write").status();
+        assert!(status.is_success(), "{method} {path}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn without_tokens_writes_need_none() {
+    let app = spawn_app().await;
+    let response = app.create(&language("Rust", 2015, "ownership")).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+async fn preflight(app: &crate::helpers::TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(Method::OPTIONS, app.url("/programming_languages/COBOL"))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "PUT")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type, if-match, authorization",
+        )
+        .send()
+        .await
+        .expect("preflight")
+}
+
+#[tokio::test]
+async fn cors_answers_the_configured_origins_only() {
+    let origin = "https://languages.example";
+    let app = spawn_app_with(with(|c| c.cors_origins = vec![origin.into()])).await;
+    let allowed = preflight(&app, origin).await;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let headers = allowed.headers();
+    assert_eq!(headers["access-control-allow-origin"], origin);
+    assert!(
+        headers["access-control-allow-methods"]
+            .to_str()
+            .expect("ASCII")
+            .contains("PUT")
+    );
+    assert!(headers.get("access-control-allow-credentials").is_none());
+
+    let refused = preflight(&app, "https://evil.example").await;
+    problem(
+        refused,
+        StatusCode::FORBIDDEN,
+        "/problems/forbidden",
+        "/programming_languages/COBOL",
+    )
+    .await;
+
+    let read = app
+        .client
+        .get(app.url("/programming_languages/COBOL"))
+        .header("Origin", origin)
+        .send()
+        .await
+        .expect("GET");
+    let exposed = read.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("ASCII")
+        .to_ascii_lowercase();
+    for header in ["location", "etag", "x-request-id"] {
+        assert!(exposed.contains(header), "{header} in {exposed}");
+    }
+    assert_eq!(read.headers()["access-control-allow-origin"], origin);
+}
+
+#[tokio::test]
+async fn a_wildcard_origin_allows_any_and_never_credentials() {
+    let app = spawn_app_with(with(|c| c.cors_origins = vec!["*".into()])).await;
+    let response = preflight(&app, "https://anyone.example").await;
+    assert!(response.status().is_success());
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn without_cors_origins_a_preflight_is_a_405() {
+    let app = spawn_app().await;
+    let response = preflight(&app, "https://languages.example").await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_create_beyond_capacity_is_a_507_and_changes_nothing() {
+    let app = spawn_app_with(with(|c| c.max_languages = 9)).await;
+    assert_eq!(
+        app.create(&language("Ninth", 1990, "x")).await.status(),
+        StatusCode::CREATED
+    );
+    let response = app.create(&language("Tenth", 1990, "x")).await;
+    problem(
+        response,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "/problems/insufficient-storage",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(app.all_names().await.len(), 9);
+    assert_eq!(app.delete("Ninth").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.create(&language("Tenth", 1990, "x")).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_the_clients_when_sane() {
+    let app = spawn_app().await;
+    for path in ["/programming_languages/COBOL", "/nope", "/healthz"] {
+        let sent = app
+            .client
+            .get(app.url(path))
+            .header("X-Request-Id", "trace-42.a_b~c")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(sent.headers()["x-request-id"], "trace-42.a_b~c", "{path}");
+        let fresh = app.get(path).await;
+        let id = fresh.headers()["x-request-id"]
+            .to_str()
+            .expect("ASCII")
+            .to_owned();
+        assert!((1..=128).contains(&id.len()), "{id}");
+        assert_ne!(
+            id,
+            app.get(path).await.headers()["x-request-id"]
+                .to_str()
+                .expect("ASCII")
+        );
+    }
+    for insane in ["has space", &"x".repeat(129), "semi;colon"] {
+        let response = app
+            .client
+            .get(app.url("/healthz"))
+            .header("X-Request-Id", insane)
+            .send()
+            .await
+            .expect("GET");
+        assert_ne!(response.headers()["x-request-id"], insane);
+    }
+}
+
+/// Whether the server has closed `stream`, waiting at most `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buffer = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_and_silent_clients_do_not_starve_others_and_are_closed() {
+    let app = spawn_app_with(with(|c| {
+        c.header_read_timeout_secs = 2;
+        c.idle_timeout_secs = 30;
+    }))
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for i in 0..300 {
+        let mut stream = TcpStream::connect(&address).await.expect("connect");
+        if i % 2 == 0 {
+            // Half a request head, never finished.
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
+                .await
+                .expect("write");
+        }
+        stalled.push(stream);
+    }
+    for _ in 0..20 {
+        let answered = tokio::time::timeout(
+            Duration::from_secs(5),
+            app.get("/programming_languages/COBOL"),
+        )
+        .await;
+        assert_eq!(
+            answered.expect("answered while 300 clients stall").status(),
+            StatusCode::OK
+        );
+    }
+    for stream in &mut stalled {
+        assert!(
+            closed_within(stream, Duration::from_secs(10)).await,
+            "closed after the header-read timeout"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idle_connection_outlives_the_header_timeout_and_closes_after_the_idle_one() {
+    let app = spawn_app_with(with(|c| {
+        c.header_read_timeout_secs = 1;
+        c.idle_timeout_secs = 3;
+    }))
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    let request = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
+    let mut buffer = vec![0u8; 4096];
+    for _ in 0..2 {
+        stream.write_all(request).await.expect("write");
+        let read = stream.read(&mut buffer).await.expect("read");
+        assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+        // Idle for longer than the header-read timeout, well within the idle one.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    assert!(
+        !closed_within(&mut stream, Duration::from_millis(500)).await,
+        "still open while idle"
+    );
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(10)).await,
+        "closed after the idle timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_body_is_not_cut_short_by_the_header_timeout() {
+    let app = spawn_app_with(with(|c| c.header_read_timeout_secs = 1)).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    let body = language("Slow", 1990, "uploaded slowly").to_string();
+    let head = format!(
+        "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let (first, rest) = body.split_at(10);
+    stream
+        .write_all(first.as_bytes())
+        .await
+        .expect("first part");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stream.write_all(rest.as_bytes()).await.expect("rest");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+}
