@@ -350,3 +350,14 @@ async fn a_slow_body_is_not_cut_short_by_the_header_timeout() {
     stream.read_to_string(&mut answer).await.expect("answer");
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
+
+#[tokio::test]
+async fn the_public_url_goes_into_the_specs_servers() {
+    let public = "https://api.example.org/languages";
+    let app = spawn_app_with(with(|c| c.public_url = Some(public.into()))).await;
+    let spec = json_body(app.get("/openapi.json").await, StatusCode::OK).await;
+    assert_eq!(spec["servers"], json!([{"url": public}]));
+    let default = spawn_app().await;
+    let spec = json_body(default.get("/openapi.json").await, StatusCode::OK).await;
+    assert_eq!(spec["servers"], json!([{"url": "/"}]));
+}

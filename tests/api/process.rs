@@ -56,8 +56,15 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> Process {
     }
 }
 
+/// The binary under test: this build's, or the one `PROG_LANG_API_BIN` names (CI points it at the
+/// release binary, the one users run).
+fn binary() -> String {
+    std::env::var("PROG_LANG_API_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_prog-lang-api").to_owned())
+}
+
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_prog-lang-api"));
+    let mut command = Command::new(binary());
     command
         .args(args)
         .env_remove("PROG_LANG_API_ADDR")
