@@ -28,15 +28,15 @@ pub(crate) async fn check_request<E: Endpoint>(
 ) -> Result<Response> {
     let path = request.original_uri().path();
     let name = path.strip_prefix(&format!("{COLLECTION}/"));
-    if let Some(raw) = name {
-        if decode_segment(raw).is_none() {
-            let problem = Problem::invalid_parameter(
-                path,
-                "name",
-                "the path must be valid percent-encoded UTF-8",
-            );
-            return Ok(problem.into_response());
-        }
+    if let Some(raw) = name
+        && decode_segment(raw).is_none()
+    {
+        let problem = Problem::invalid_parameter(
+            path,
+            "name",
+            "the path must be valid percent-encoded UTF-8",
+        );
+        return Ok(problem.into_response());
     }
     if let (Some(query), Some(known)) = (
         request.uri().query(),

@@ -435,12 +435,12 @@ pub(crate) async fn catch_errors<E: Endpoint>(
         }
         Ok(Err(error)) => {
             let mut response = Problem::from_error(&instance, &error).into_response();
-            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-                if let Some(allow) = allow {
-                    response
-                        .headers_mut()
-                        .insert(header::ALLOW, HeaderValue::from_static(allow));
-                }
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED
+                && let Some(allow) = allow
+            {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
             }
             Ok(response)
         }

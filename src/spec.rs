@@ -4,7 +4,7 @@
 //! The corrections: response header names as they are sent (poem-openapi upper-cases them),
 //! `additionalProperties: false` on request bodies (the server refuses unknown fields), a
 //! `default` problem response on every operation, for the errors any request can meet, and the
-//! bearer security of the writes with their 401 (the write-token layer, `middleware.rs`, sits
+//! bearer security of the writes with their 401 (and an explicit empty security on the reads) (the write-token layer, `middleware.rs`, sits
 //! outside the operations, so poem-openapi cannot see it). The document is the same whether or
 //! not tokens are configured.
 
@@ -76,6 +76,9 @@ fn correct(document: &mut Value) {
     for (method, operation) in operations(document) {
         if ["post", "put", "patch", "delete"].contains(&method.as_str()) {
             secure(operation);
+        } else if let Some(operation) = operation.as_object_mut() {
+            // Reads are open: say so, rather than leave it to be guessed.
+            operation.insert("security".to_owned(), json!([]));
         }
         if let Some(responses) = operation
             .get_mut("responses")
