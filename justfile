@@ -26,7 +26,13 @@ check:
 spec:
     UPDATE_SPEC=1 cargo test --test api spec
 
-# The spec's name pattern under ECMA-262, and schemathesis against the release binary
+# The spec from outside: its name pattern under ECMA-262, the linters, schemathesis
 conformance:
     node tests/name_pattern.mjs
+    openapi/lint
     tests/schemathesis/run
+
+# Clients generated from the spec, run against the release binary (Rust's is in `cargo test`)
+clients:
+    tests/python/run
+    tests/typescript/run
