@@ -284,6 +284,16 @@ impl Problem {
         )
     }
 
+    /// 403: a CORS preflight from an origin, or for a method or headers, that is not allowed.
+    pub(crate) fn cors_refused(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::Forbidden,
+            instance,
+            "Cross-origin requests from this origin, or with this method or these headers, are \
+             not allowed.",
+        )
+    }
+
     /// 507: the store holds as many languages as it may.
     pub(crate) fn insufficient_storage(instance: &str) -> Self {
         Self::new(
@@ -314,14 +324,6 @@ impl Problem {
                 instance,
                 "name",
                 "the path must be valid percent-encoded UTF-8",
-            );
-        }
-        if error.is::<poem::error::CorsError>() {
-            return Self::new(
-                ProblemKind::Forbidden,
-                instance,
-                "Cross-origin requests from this origin, or with this method or these headers, \
-                 are not allowed.",
             );
         }
         match error.status() {

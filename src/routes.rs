@@ -1,17 +1,13 @@
 //! The URL map: the operations, the published spec and its documentation, and the layers around
 //! them; and, for `Allow`, the methods each path answers.
 
-use poem::{
-    Endpoint, EndpointExt, IntoResponse, Route, get,
-    http::{Method, header},
-    middleware::Cors,
-};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, http::Method};
 use poem_openapi::OpenApiService;
 
 use crate::{
     api::Api,
     config::Config,
-    middleware::{self, WriteTokens},
+    middleware::{self, CorsPolicy, WriteTokens},
     problem,
     spec::Spec,
     store::Store,
@@ -37,12 +33,13 @@ pub(crate) fn openapi(store: Store, public_url: Option<&str>) -> OpenApiService<
 }
 
 /// The whole service over `store`, configured by `config`, as the server and the tests run it.
-/// Layers, outermost first: request id, access log, errors as problems, CORS, write tokens,
-/// request checks, then the routes.
+/// Layers, outermost first: request id, access log, errors as problems, CORS, errors as problems,
+/// write tokens, request checks, then the routes.
 pub(crate) fn app(store: Store, config: &Config) -> impl Endpoint + 'static {
     let service = openapi(store.clone(), config.public_url.as_deref());
     let spec = Spec::new(&service);
     let tokens = (!config.write_tokens.is_empty()).then(|| WriteTokens::new(&config.write_tokens));
+    let cors = (!config.cors_origins.is_empty()).then(|| CorsPolicy::new(&config.cors_origins));
     Route::new()
         .at("/openapi.json", get(spec.json_endpoint()))
         .at("/openapi.yaml", get(spec.yaml_endpoint()))
@@ -65,42 +62,24 @@ pub(crate) fn app(store: Store, config: &Config) -> impl Endpoint + 'static {
                 }
             }
         })
-        .with_if(!config.cors_origins.is_empty(), cors(&config.cors_origins))
+        // Errors become problems before CORS adds its headers to them; a second pass catches any
+        // error of the layers outside.
+        .around(problem::catch_errors)
+        .around(move |endpoint, request| {
+            let cors = cors.clone();
+            async move {
+                match cors {
+                    Some(cors) => middleware::cors(endpoint, request, cors).await,
+                    None => endpoint
+                        .call(request)
+                        .await
+                        .map(IntoResponse::into_response),
+                }
+            }
+        })
         .around(problem::catch_errors)
         .around(middleware::access_log)
         .around(middleware::request_id)
-}
-
-/// CORS for `origins` (`*` for any): the API's methods and request headers, `Location`, `ETag`
-/// and `X-Request-Id` readable by browser code, and never credentials (the API authenticates with
-/// bearer tokens, not cookies).
-fn cors(origins: &[String]) -> Cors {
-    let cors = Cors::new()
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-        ])
-        .allow_header("x-request-id")
-        .expose_headers([header::LOCATION, header::ETAG])
-        .expose_header("x-request-id")
-        .allow_credentials(false)
-        .max_age(600);
-    if origins.iter().any(|origin| origin == "*") {
-        // No listed origin: poem's Cors then allows any.
-        cors
-    } else {
-        cors.allow_origins(origins.iter().map(String::as_str))
-    }
 }
 
 /// The query parameters `method` on `path` takes, or `None` when the path or method is not one of
@@ -118,7 +97,7 @@ pub(crate) fn query_parameters(method: &Method, path: &str) -> Option<&'static [
 }
 
 /// The `Allow` header value for `path`: every method it answers. HEAD is answered wherever GET is
-/// (poem runs GET and drops the body); OPTIONS only as a CORS preflight, so it is not listed.
+/// (poem runs GET and drops the body); OPTIONS only while CORS is on, and the CORS layer adds it.
 pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
     match path {
         "/programming_languages" => Some("GET, HEAD, POST"),

@@ -144,7 +144,7 @@ async fn serve_connection(
 ///
 /// It follows a connection's phases from what crosses it: a request head is under way from the
 /// accept (first request) or from the first byte after a response (later requests) until its
-/// blank line (`\r\n\r\n`); then the request is being served, without a deadline, since a slow
+/// empty line; then the request is being served, without a deadline, since a slow
 /// upload is legitimate; from the response's last write the connection is idle. A read that waits
 /// past the deadline of its phase fails with `TimedOut`, and hyper closes the connection.
 struct TimedStream {
@@ -152,8 +152,12 @@ struct TimedStream {
     timeouts: Timeouts,
     phase: Phase,
     deadline: Pin<Box<Sleep>>,
-    /// How many bytes of `\r\n\r\n` the head has ended with so far.
-    matched: usize,
+    /// Whether the head has begun: the blank lines a client may send before a request line do not
+    /// begin it (RFC 9112 §2.2), so they cannot end it either.
+    head_begun: bool,
+    /// Whether the head's current line is empty so far (a `\r` does not count): an empty line
+    /// ends the head, whether lines end with `\r\n` or a bare `\n` (hyper accepts both).
+    line_empty: bool,
     /// The task that last found nothing to read: hyper reads ahead while it serves a request, so
     /// when the response is out and the idle deadline starts, that read must be polled again for
     /// the deadline to be watched.
@@ -174,7 +178,8 @@ impl TimedStream {
             timeouts,
             phase: Phase::Head,
             deadline: Box::pin(tokio::time::sleep(timeouts.header_read)),
-            matched: 0,
+            head_begun: false,
+            line_empty: false,
             reader: None,
         }
     }
@@ -187,7 +192,8 @@ impl TimedStream {
             Phase::Serving => return,
         };
         self.deadline.as_mut().reset(Instant::now() + timeout);
-        self.matched = 0;
+        self.head_begun = false;
+        self.line_empty = false;
         if let Some(reader) = self.reader.take() {
             reader.wake();
         }
@@ -196,18 +202,20 @@ impl TimedStream {
     /// A response is going out: once it is written, the connection is idle until the next
     /// request's first byte, and the idle time counts from its last write. (A 100 Continue, or an
     /// error answered before the body was read, ends the same way: idle, or closed by hyper.)
-    fn wrote(&mut self, written: &Poll<io::Result<usize>>) {
-        if matches!(written, Poll::Ready(Ok(count)) if *count > 0) {
-            match self.phase {
-                Phase::Serving | Phase::Idle => self.enter(Phase::Idle),
-                Phase::Head => {}
-            }
+    fn wrote(&mut self, written: &Poll<io::Result<usize>>, first_bytes: &[u8]) {
+        if !matches!(written, Poll::Ready(Ok(count)) if *count > 0) {
+            return;
+        }
+        match self.phase {
+            // An interim response (`100 Continue`) asks for the body: the request goes on.
+            Phase::Serving if first_bytes.starts_with(b"HTTP/1.1 1") => {}
+            Phase::Serving | Phase::Idle => self.enter(Phase::Idle),
+            Phase::Head => {}
         }
     }
 
-    /// Follows the head through `bytes`, just read; the head ends at its first blank line.
+    /// Follows the head through `bytes`, just read; the head ends at its first empty line.
     fn saw(&mut self, bytes: &[u8]) {
-        const END: &[u8; 4] = b"\r\n\r\n";
         if self.phase == Phase::Idle && !bytes.is_empty() {
             self.enter(Phase::Head);
         }
@@ -215,16 +223,18 @@ impl TimedStream {
             return;
         }
         for &byte in bytes {
-            self.matched = if byte == END[self.matched] {
-                self.matched + 1
-            } else if byte == b'\r' {
-                1
-            } else {
-                0
-            };
-            if self.matched == END.len() {
-                self.enter(Phase::Serving);
-                return;
+            match byte {
+                b'\r' | b'\n' if !self.head_begun => {}
+                b'\n' if self.line_empty => {
+                    self.enter(Phase::Serving);
+                    return;
+                }
+                b'\n' => self.line_empty = true,
+                b'\r' => {}
+                _ => {
+                    self.head_begun = true;
+                    self.line_empty = false;
+                }
             }
         }
     }
@@ -267,7 +277,7 @@ impl AsyncWrite for TimedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.wrote(&written);
+        self.wrote(&written, buf);
         written
     }
 
@@ -277,7 +287,11 @@ impl AsyncWrite for TimedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.wrote(&written);
+        let first = bufs
+            .iter()
+            .find(|buf| !buf.is_empty())
+            .map_or(&[][..], |buf| &buf[..]);
+        self.wrote(&written, first);
         written
     }
 

@@ -361,3 +361,136 @@ async fn the_public_url_goes_into_the_specs_servers() {
     let spec = json_body(default.get("/openapi.json").await, StatusCode::OK).await;
     assert_eq!(spec["servers"], json!([{"url": "/"}]));
 }
+
+#[tokio::test]
+async fn with_cors_other_origins_are_served_without_the_grant_and_options_is_answered() {
+    let origin = "https://languages.example";
+    let app = spawn_app_with(with(|c| {
+        c.cors_origins = vec![origin.into()];
+        c.write_tokens = vec![TOKEN.into()];
+    }))
+    .await;
+    // A browser sends Origin on same-origin writes too (Swagger UI's own page, say).
+    let write = app
+        .client
+        .post(app.url("/programming_languages"))
+        .header("Origin", &app.address)
+        .header("Authorization", format!("bearer {TOKEN}"))
+        .json(&language("Swagger", 2011, "try it out"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(write.status(), StatusCode::CREATED);
+    assert!(write.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(write.headers()["vary"], "Origin");
+
+    let elsewhere = app
+        .client
+        .get(app.url("/healthz"))
+        .header("Origin", "https://elsewhere.example")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+    assert!(
+        elsewhere
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let options = app
+        .client
+        .request(Method::OPTIONS, app.url("/programming_languages/COBOL"))
+        .send()
+        .await
+        .expect("OPTIONS");
+    assert_eq!(options.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        options.headers()["allow"],
+        "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
+    );
+    let wrong = app
+        .client
+        .post(app.url("/healthz"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(wrong.headers()["allow"], "GET, HEAD, OPTIONS");
+    problem(
+        wrong,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "/problems/method-not-allowed",
+        "/healthz",
+    )
+    .await;
+    let unknown = app
+        .client
+        .get(app.url("/nope"))
+        .header("Origin", origin)
+        .send()
+        .await
+        .expect("GET");
+    problem(
+        unknown,
+        StatusCode::NOT_FOUND,
+        "/problems/not-found",
+        "/nope",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn blank_lines_alone_do_not_hold_a_connection_open() {
+    let app = spawn_app_with(with(|c| c.header_read_timeout_secs = 1)).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    stream.write_all(b"\r\n\r\n\r\n").await.expect("write");
+    assert!(closed_within(&mut stream, Duration::from_secs(10)).await);
+}
+
+async fn slow_upload(
+    app: &crate::helpers::TestApp,
+    head_end: &str,
+    expect_continue: bool,
+) -> String {
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    let body = language("Slow", 1990, "uploaded slowly").to_string();
+    let expect = if expect_continue {
+        "Expect: 100-continue\r\n"
+    } else {
+        ""
+    };
+    let head = format!(
+        "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{expect}Content-Length: {}\r\nConnection: close\r\n{head_end}",
+        body.len()
+    )
+    .replace("\r\n", if head_end == "\n" { "\n" } else { "\r\n" });
+    stream.write_all(head.as_bytes()).await.expect("head");
+    if expect_continue {
+        let mut interim = [0u8; 64];
+        let read = stream.read(&mut interim).await.expect("100 Continue");
+        assert!(String::from_utf8_lossy(&interim[..read]).starts_with("HTTP/1.1 100"));
+    }
+    let (first, rest) = body.split_at(10);
+    stream
+        .write_all(first.as_bytes())
+        .await
+        .expect("first part");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stream.write_all(rest.as_bytes()).await.expect("rest");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("answer");
+    answer
+}
+
+#[tokio::test]
+async fn slow_bodies_after_100_continue_or_bare_lf_heads_are_not_cut() {
+    let app = spawn_app_with(with(|c| c.header_read_timeout_secs = 1)).await;
+    let answer = slow_upload(&app, "\r\n", true).await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "100-continue: {answer}");
+    app.delete("Slow").await;
+    let answer = slow_upload(&app, "\n", false).await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "bare LF: {answer}");
+}
