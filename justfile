@@ -36,3 +36,7 @@ conformance:
 clients:
     tests/python/run
     tests/typescript/run
+
+# The store's criterion benchmarks at 1,000 / 100,000 / 1,000,000 languages, and its memory per language
+bench-store:
+    cargo bench --bench store

@@ -29,4 +29,5 @@ mod store;
 
 pub use config::{Config, LogFormat};
 pub use server::serve;
-pub use store::Store;
+pub use schema::{Language, LanguageChanges};
+pub use store::{Cursor, Page, Precondition, Store, StoreError, Stored, YearFilter};

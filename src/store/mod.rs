@@ -2,7 +2,8 @@
 //!
 //! It knows nothing of HTTP: it answers with languages, pages and `StoreError`s such as `NotFound`,
 //! and the API layer maps those to statuses. `Store` hides which backend runs, so every handler and
-//! every test works the same on each.
+//! every test works the same on each. Its operations are public for the store's benchmarks
+//! (`benches/store.rs`).
 
 mod memory;
 
@@ -27,7 +28,7 @@ impl Store {
     }
 
     /// One page of the languages that pass `filter`, in insertion order, after `after`.
-    pub(crate) async fn list(
+    pub async fn list(
         &self,
         filter: YearFilter,
         after: Option<Cursor>,
@@ -39,7 +40,7 @@ impl Store {
     }
 
     /// The language named exactly `name`.
-    pub(crate) async fn get(&self, name: &str) -> Result<Stored, StoreError> {
+    pub async fn get(&self, name: &str) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.get(name),
         }
@@ -47,7 +48,7 @@ impl Store {
 
     /// Adds `language` at the end of the insertion order, unless its name is taken or the store is
     /// full.
-    pub(crate) async fn create(&self, language: Language) -> Result<Stored, StoreError> {
+    pub async fn create(&self, language: Language) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.create(language),
         }
@@ -56,7 +57,7 @@ impl Store {
     /// Applies `changes` to the language named `name` if `precondition` holds for it, all in one
     /// step; it keeps its place in the order. A `name` in `changes` is ignored: the caller checks
     /// that it is `name`.
-    pub(crate) async fn update(
+    pub async fn update(
         &self,
         name: &str,
         changes: LanguageChanges,
@@ -68,7 +69,7 @@ impl Store {
     }
 
     /// Removes the language named `name` if `precondition` holds for it, and returns it.
-    pub(crate) async fn delete(
+    pub async fn delete(
         &self,
         name: &str,
         precondition: Precondition<'_>,
@@ -95,7 +96,7 @@ impl Store {
 
 /// What went wrong, as a fact about the data; the API decides what status it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StoreError {
+pub enum StoreError {
     /// No language has that name.
     NotFound,
     /// A language of that name exists already.
@@ -118,11 +119,11 @@ impl fmt::Display for StoreError {
 }
 
 /// A language as stored; shared, so that handing it out copies nothing.
-pub(crate) type Stored = Arc<Language>;
+pub type Stored = Arc<Language>;
 
 /// A condition on a language's current state that a write requires, checked in the same step as
 /// the write (an `If-Match`, for the API).
-pub(crate) type Precondition<'a> = &'a (dyn Fn(&Language) -> bool + Sync);
+pub type Precondition<'a> = &'a (dyn Fn(&Language) -> bool + Sync);
 
 /// The precondition that always holds.
 #[cfg(test)]
@@ -133,18 +134,18 @@ pub(crate) fn unconditionally(_: &Language) -> bool {
 /// Where a page ended: the insertion position of its last language. The next page starts after it,
 /// so languages created or deleted meanwhile neither shift nor repeat what follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Cursor(pub u64);
+pub struct Cursor(pub u64);
 
 /// One page of languages and, unless it is the last, where the next one starts.
 #[derive(Debug, Clone)]
-pub(crate) struct Page {
+pub struct Page {
     pub languages: Vec<Arc<Language>>,
     pub next: Option<Cursor>,
 }
 
 /// Exclusive bounds on the publication year: `after < publication_year < before`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct YearFilter {
+pub struct YearFilter {
     pub after: Option<i32>,
     pub before: Option<i32>,
 }
