@@ -41,7 +41,9 @@ fn store(size: u64) -> Store {
 
 /// The in-memory store's futures are ready at once: no runtime needed to measure them.
 fn run<T>(future: impl std::future::Future<Output = T>) -> T {
-    future.now_or_never().expect("the in-memory store does not wait")
+    future
+        .now_or_never()
+        .expect("the in-memory store does not wait")
 }
 
 fn operations(c: &mut Criterion) {
@@ -60,9 +62,7 @@ fn operations(c: &mut Criterion) {
             b.iter(|| run(store.list(narrow, None, 100)).expect("page"))
         });
         let name = language(size / 2).name;
-        group.bench_function("get", |b| {
-            b.iter(|| run(store.get(&name)).expect("get"))
-        });
+        group.bench_function("get", |b| b.iter(|| run(store.get(&name)).expect("get")));
         let mut next = size;
         group.bench_function("create and delete", |b| {
             b.iter(|| {

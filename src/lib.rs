@@ -28,6 +28,6 @@ mod spec;
 mod store;
 
 pub use config::{Config, LogFormat};
-pub use server::serve;
 pub use schema::{Language, LanguageChanges};
+pub use server::serve;
 pub use store::{Cursor, Page, Precondition, Store, StoreError, Stored, YearFilter};
