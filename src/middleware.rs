@@ -27,7 +27,9 @@ pub(crate) async fn check_request<E: Endpoint>(
     store: Store,
 ) -> Result<Response> {
     let path = request.original_uri().path();
-    let name = path.strip_prefix(&format!("{COLLECTION}/"));
+    let name = path
+        .strip_prefix(COLLECTION)
+        .and_then(|rest| rest.strip_prefix('/'));
     if let Some(raw) = name
         && decode_segment(raw).is_none()
     {

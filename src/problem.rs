@@ -423,7 +423,6 @@ pub(crate) async fn catch_errors<E: Endpoint>(
     request: Request,
 ) -> Result<Response> {
     let instance = request.original_uri().path().to_owned();
-    let allow = routes::allowed_methods(&instance);
     let outcome = AssertUnwindSafe(endpoint.call(request))
         .catch_unwind()
         .await;
@@ -438,7 +437,7 @@ pub(crate) async fn catch_errors<E: Endpoint>(
         Ok(Err(error)) => {
             let mut response = Problem::from_error(&instance, &error).into_response();
             if response.status() == StatusCode::METHOD_NOT_ALLOWED
-                && let Some(allow) = allow
+                && let Some(allow) = routes::allowed_methods(&instance)
             {
                 response
                     .headers_mut()

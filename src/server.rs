@@ -209,7 +209,12 @@ impl TimedStream {
         match self.phase {
             // An interim response (`100 Continue`) asks for the body: the request goes on.
             Phase::Serving if first_bytes.starts_with(b"HTTP/1.1 1") => {}
-            Phase::Serving | Phase::Idle => self.enter(Phase::Idle),
+            Phase::Serving => self.enter(Phase::Idle),
+            // More of the same response: the idle time counts from its last write.
+            Phase::Idle => {
+                let idle = self.timeouts.idle;
+                self.deadline.as_mut().reset(Instant::now() + idle);
+            }
             Phase::Head => {}
         }
     }
@@ -255,7 +260,13 @@ impl AsyncRead for TimedStream {
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Pending => {
-                self.reader = Some(cx.waker().clone());
+                if !self
+                    .reader
+                    .as_ref()
+                    .is_some_and(|reader| reader.will_wake(cx.waker()))
+                {
+                    self.reader = Some(cx.waker().clone());
+                }
                 if self.phase != Phase::Serving && self.deadline.as_mut().poll(cx).is_ready() {
                     let what = if self.phase == Phase::Head {
                         "the request head took too long"
