@@ -67,7 +67,7 @@ fn operations(c: &mut Criterion) {
         group.bench_function("create and delete", |b| {
             b.iter(|| {
                 let created = run(store.create(language(next))).expect("create");
-                run(store.delete(&created.name, &|_| true)).expect("delete");
+                run(store.delete(created.name(), &|_| true)).expect("delete");
                 next += 1;
             })
         });

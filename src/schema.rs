@@ -4,12 +4,10 @@
 //! writes them (see `json.rs`), and `validate` enforces the rules the schemas state. The store keeps
 //! `Language` as it is, so a listed page is serialized straight from the store's values.
 
-use std::sync::Arc;
-
 use poem_openapi::{Object, types::Example};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::seed;
+use crate::{seed, store::Stored};
 
 /// Longest name, in characters (Unicode code points).
 pub(crate) const NAME_MAX_CHARS: usize = 64;
@@ -96,7 +94,7 @@ impl Example for LanguageChanges {
 #[oai(example, skip_serializing_if_is_none)]
 pub struct LanguagePage {
     /// The languages of this page: `limit` of them on every page but the last.
-    pub programming_languages: Vec<Arc<Language>>,
+    pub programming_languages: Vec<Stored>,
     /// Pass this as `page_token`, with the same year filters, to get the next page. Absent on the
     /// last page.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,7 +104,11 @@ pub struct LanguagePage {
 impl Example for LanguagePage {
     fn example() -> Self {
         Self {
-            programming_languages: seed::languages().into_iter().map(Arc::new).collect(),
+            programming_languages: seed::languages()
+                .iter()
+                .zip(0..)
+                .map(|(language, position)| Stored::new(position, language))
+                .collect(),
             next_page_token: None,
         }
     }

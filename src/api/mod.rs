@@ -25,7 +25,7 @@ use crate::{
     page_token,
     problem::Problem,
     schema::{Health, Language, LanguageChanges, LanguagePage},
-    store::{Page, Store, StoreError, YearFilter},
+    store::{Page, Store, StoreError, Stored, YearFilter},
 };
 
 /// The path of the collection; a language lives at this path, a slash, and its encoded name.
@@ -189,7 +189,7 @@ impl Api {
         }
         match self.store.create(language).await {
             Ok(language) => {
-                let (location, etag) = (location(&language.name), etag(&language));
+                let (location, etag) = (location(language.name()), etag(&language));
                 Ok(CreateLanguageResponse::Created(
                     Json(language),
                     location,
@@ -350,7 +350,7 @@ impl Api {
 }
 
 /// The precondition an `If-Match` sets: with none, any state will do.
-fn if_matches(if_match: Option<&EntityTags>) -> impl Fn(&Language) -> bool + Sync + '_ {
+fn if_matches(if_match: Option<&EntityTags>) -> impl Fn(&Stored) -> bool + Sync + '_ {
     move |language| if_match.is_none_or(|tags| tags.matches_strongly(&etag(language)))
 }
 

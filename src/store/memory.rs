@@ -2,13 +2,16 @@
 //!
 //! Languages sit in a map keyed by insertion position, which is the list order and the page cursor;
 //! a name index finds one by name and a year index fills filtered pages without scanning the rest.
-//! One `RwLock` makes every operation atomic; it is a std lock, never held across an `.await`.
+//! Each index holds the shared record itself, so no operation looks a language up twice. One
+//! `RwLock` makes every operation atomic; it is a std lock, never held across an `.await`.
 
 use std::{
-    cmp::Reverse,
-    collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap},
+    borrow::Borrow,
+    cmp::{Ordering, Reverse},
+    collections::{BTreeSet, BinaryHeap, HashSet},
+    hash::{Hash, Hasher},
     ops::Bound,
-    sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard},
+    sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},
 };
 
 use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
@@ -26,12 +29,12 @@ pub(crate) struct MemoryStore {
 
 #[derive(Default)]
 struct State {
-    /// Every language, keyed by insertion position.
-    by_position: BTreeMap<u64, Stored>,
-    /// Name to insertion position.
-    by_name: HashMap<Arc<str>, u64>,
-    /// For each year from `YEAR_MIN`, the insertion positions of the languages of that year.
-    by_year: Vec<BTreeSet<u64>>,
+    /// Every language, in insertion order.
+    by_position: BTreeSet<ByPosition>,
+    /// Every language, found by name.
+    by_name: HashSet<ByName>,
+    /// For each year from `YEAR_MIN`, the languages of that year in insertion order.
+    by_year: Vec<BTreeSet<ByPosition>>,
     next_position: u64,
 }
 
@@ -43,7 +46,7 @@ impl MemoryStore {
         };
         for language in seed::languages() {
             // The seed has distinct names: this cannot fail.
-            let _ = state.insert(language);
+            let _ = state.insert(&language);
         }
         let mut page_token_key = [0; 32];
         // Without an OS random source the tokens are still checked, only guessable.
@@ -71,41 +74,35 @@ impl MemoryStore {
         });
         let state = self.read();
         // One more than the page holds, to learn whether another page follows.
-        let positions: Vec<u64> = if (low, high) == (YEAR_MIN, YEAR_MAX) {
+        let mut languages: Vec<Stored> = if (low, high) == (YEAR_MIN, YEAR_MAX) {
             state
                 .by_position
                 .range((start, Bound::Unbounded))
-                .map(|(&position, _)| position)
+                .map(|by| by.0.clone())
                 .take(limit + 1)
                 .collect()
         } else {
             merge_in_order(
                 state.by_year[year_slot(low)..=year_slot(high)]
                     .iter()
-                    .map(|positions| positions.range((start, Bound::Unbounded)).copied()),
+                    .map(|year| year.range((start, Bound::Unbounded)).map(|by| &by.0)),
                 limit + 1,
             )
         };
-        let next = (positions.len() > limit).then(|| Cursor(positions[limit - 1]));
-        let languages = positions
-            .iter()
-            .take(limit)
-            .filter_map(|position| state.by_position.get(position))
-            .map(Arc::clone)
-            .collect();
+        let next = (languages.len() > limit).then(|| {
+            languages.truncate(limit);
+            Cursor(languages.last().map_or(0, Stored::position))
+        });
         Page { languages, next }
     }
 
     pub(crate) fn get(&self, name: &str) -> Result<Stored, StoreError> {
-        let state = self.read();
-        state
-            .position(name)
-            .map(|(_, language)| Arc::clone(language))
+        self.read().find(name).cloned()
     }
 
-    pub(crate) fn create(&self, language: Language) -> Result<Stored, StoreError> {
+    pub(crate) fn create(&self, language: &Language) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        if state.by_name.contains_key(language.name.as_str()) {
+        if state.by_name.contains(language.name.as_str()) {
             return Err(StoreError::AlreadyExists);
         }
         if state.by_position.len() >= self.capacity {
@@ -121,27 +118,24 @@ impl MemoryStore {
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        let (position, current) = state.position(name)?;
+        let current = state.find(name)?;
         if !precondition(current) {
             return Err(StoreError::PreconditionFailed);
         }
-        let mut language = Language::clone(current);
+        let mut language = current.to_language();
         if let Some(year) = changes.publication_year {
             language.publication_year = year;
         }
         if let Some(contribution) = changes.contribution {
             language.contribution = contribution;
         }
-        if language == **current {
-            return Ok(Arc::clone(current));
+        if language == current.to_language() {
+            return Ok(current.clone());
         }
-        let old_year = current.publication_year;
-        let updated = Arc::new(language);
-        if old_year != updated.publication_year {
-            state.by_year[year_slot(old_year)].remove(&position);
-            state.by_year[year_slot(updated.publication_year)].insert(position);
-        }
-        state.by_position.insert(position, Arc::clone(&updated));
+        let current = current.clone();
+        let updated = Stored::new(current.position(), &language);
+        state.remove(&current);
+        state.add(&updated);
         Ok(updated)
     }
 
@@ -151,16 +145,12 @@ impl MemoryStore {
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        let (position, current) = state.position(name)?;
+        let current = state.find(name)?;
         if !precondition(current) {
             return Err(StoreError::PreconditionFailed);
         }
-        state.by_name.remove(name);
-        let deleted = state
-            .by_position
-            .remove(&position)
-            .ok_or(StoreError::NotFound)?;
-        state.by_year[year_slot(deleted.publication_year)].remove(&position);
+        let deleted = current.clone();
+        state.remove(&deleted);
         Ok(deleted)
     }
 
@@ -180,55 +170,120 @@ impl MemoryStore {
 }
 
 impl State {
-    /// The insertion position and the language of `name`.
-    fn position(&self, name: &str) -> Result<(u64, &Stored), StoreError> {
-        let &position = self.by_name.get(name).ok_or(StoreError::NotFound)?;
-        let language = self
-            .by_position
-            .get(&position)
-            .ok_or(StoreError::NotFound)?;
-        Ok((position, language))
+    fn find(&self, name: &str) -> Result<&Stored, StoreError> {
+        self.by_name
+            .get(name)
+            .map(|by| &by.0)
+            .ok_or(StoreError::NotFound)
     }
 
-    fn insert(&mut self, language: Language) -> Result<Stored, StoreError> {
-        if self.by_name.contains_key(language.name.as_str()) {
+    fn insert(&mut self, language: &Language) -> Result<Stored, StoreError> {
+        if self.by_name.contains(language.name.as_str()) {
             return Err(StoreError::AlreadyExists);
         }
-        let position = self.next_position;
+        let stored = Stored::new(self.next_position, language);
         self.next_position += 1;
-        self.by_name
-            .insert(Arc::from(language.name.as_str()), position);
-        self.by_year[year_slot(language.publication_year)].insert(position);
-        let language = Arc::new(language);
-        self.by_position.insert(position, Arc::clone(&language));
-        Ok(language)
+        self.add(&stored);
+        Ok(stored)
+    }
+
+    /// Puts `language` in every index.
+    fn add(&mut self, language: &Stored) {
+        self.by_name.insert(ByName(language.clone()));
+        self.by_position.insert(ByPosition(language.clone()));
+        self.by_year[year_slot(language.publication_year())].insert(ByPosition(language.clone()));
+    }
+
+    /// Takes `language` out of every index.
+    fn remove(&mut self, language: &Stored) {
+        self.by_name.remove(language.name());
+        self.by_position.remove(&language.position());
+        self.by_year[year_slot(language.publication_year())].remove(&language.position());
     }
 }
+
+/// A language in a set keyed by its name.
+struct ByName(Stored);
+
+impl Borrow<str> for ByName {
+    fn borrow(&self) -> &str {
+        self.0.name()
+    }
+}
+
+impl Hash for ByName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.name().hash(state);
+    }
+}
+
+impl PartialEq for ByName {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name() == other.0.name()
+    }
+}
+
+impl Eq for ByName {}
+
+/// A language in a set ordered by its insertion position.
+#[derive(Clone)]
+struct ByPosition(Stored);
+
+impl Borrow<u64> for ByPosition {
+    fn borrow(&self) -> &u64 {
+        self.0.position_ref()
+    }
+}
+
+impl Ord for ByPosition {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.position().cmp(&other.0.position())
+    }
+}
+
+impl PartialOrd for ByPosition {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for ByPosition {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.position() == other.0.position()
+    }
+}
+
+impl Eq for ByPosition {}
 
 /// The index of `year`'s slot in `State::by_year`; years are checked before they reach the store.
 fn year_slot(year: i32) -> usize {
     usize::try_from(year.clamp(YEAR_MIN, YEAR_MAX) - YEAR_MIN).unwrap_or(0)
 }
 
-/// The first `count` values of several ascending sequences, merged in ascending order.
-fn merge_in_order(
-    sequences: impl Iterator<Item = impl Iterator<Item = u64>>,
+/// The first `count` languages of several sequences in insertion order, merged in that order.
+fn merge_in_order<'a>(
+    sequences: impl Iterator<Item = impl Iterator<Item = &'a Stored>>,
     count: usize,
-) -> Vec<u64> {
-    let mut sequences: Vec<_> = sequences.collect();
+) -> Vec<Stored> {
+    let mut sequences: Vec<_> = sequences.map(Iterator::peekable).collect();
+    if let [sequence] = sequences.as_mut_slice() {
+        return sequence.take(count).cloned().collect();
+    }
+    // The position of each sequence's next language, smallest first.
     let mut heads: BinaryHeap<Reverse<(u64, usize)>> = sequences
         .iter_mut()
         .enumerate()
-        .filter_map(|(index, sequence)| sequence.next().map(|value| Reverse((value, index))))
+        .filter_map(|(index, sequence)| Some(Reverse((sequence.peek()?.position(), index))))
         .collect();
     let mut merged = Vec::with_capacity(count.min(1024));
     while merged.len() < count {
-        let Some(Reverse((value, index))) = heads.pop() else {
+        let Some(Reverse((_, index))) = heads.pop() else {
             break;
         };
-        merged.push(value);
-        if let Some(next) = sequences[index].next() {
-            heads.push(Reverse((next, index)));
+        let sequence = &mut sequences[index];
+        merged.extend(sequence.next().cloned());
+        if let Some(next) = sequence.peek() {
+            heads.push(Reverse((next.position(), index)));
         }
     }
     merged
@@ -236,7 +291,10 @@ fn merge_in_order(
 
 #[cfg(test)]
 mod tests {
-    use std::{sync::Barrier, thread};
+    use std::{
+        sync::{Arc, Barrier},
+        thread,
+    };
 
     use super::*;
     use crate::store::unconditionally;
@@ -250,7 +308,7 @@ mod tests {
     }
 
     fn names(page: &Page) -> Vec<&str> {
-        page.languages.iter().map(|l| l.name.as_str()).collect()
+        page.languages.iter().map(Stored::name).collect()
     }
 
     fn all(store: &MemoryStore) -> Vec<String> {
@@ -271,7 +329,7 @@ mod tests {
     fn a_recreated_name_goes_last() {
         let store = MemoryStore::new(1_000_000);
         let cobol = store.delete("COBOL", &unconditionally).expect("delete");
-        store.create(Language::clone(&cobol)).expect("create");
+        store.create(&cobol.to_language()).expect("create");
         let mut expected = SEED_NAMES[1..].to_vec();
         expected.push("COBOL");
         assert_eq!(all(&store), expected);
@@ -287,8 +345,8 @@ mod tests {
         let after = store
             .update("APL", changes, &unconditionally)
             .expect("update");
-        assert_eq!(after.publication_year, 2000);
-        assert_eq!(after.contribution, "array processing");
+        assert_eq!(after.publication_year(), 2000);
+        assert_eq!(after.contribution(), "array processing");
         assert_eq!(all(&store), SEED_NAMES);
         let filter = YearFilter {
             after: Some(1999),
@@ -309,7 +367,7 @@ mod tests {
             contribution: Some("changed".to_owned()),
             ..LanguageChanges::default()
         };
-        let refuse = |_: &Language| false;
+        let refuse = |_: &Stored| false;
         assert_eq!(
             store.update("APL", changes, &refuse).unwrap_err(),
             StoreError::PreconditionFailed
@@ -319,10 +377,10 @@ mod tests {
             StoreError::PreconditionFailed
         );
         assert_eq!(
-            store.get("APL").expect("get").contribution,
+            store.get("APL").expect("get").contribution(),
             "array processing"
         );
-        let only_apl = |language: &Language| language.name == "APL";
+        let only_apl = |language: &Stored| language.name() == "APL";
         assert!(store.delete("APL", &only_apl).is_ok());
         assert_eq!(
             store.delete("APL", &only_apl).unwrap_err(),
@@ -335,26 +393,26 @@ mod tests {
     fn a_full_store_refuses_creates_until_a_delete() {
         let store = MemoryStore::new(9);
         store
-            .create(language("Ninth", 1990))
+            .create(&language("Ninth", 1990))
             .expect("room for one more");
         assert_eq!(
-            store.create(language("Tenth", 1990)).unwrap_err(),
+            store.create(&language("Tenth", 1990)).unwrap_err(),
             StoreError::Full
         );
         assert_eq!(
-            store.create(language("COBOL", 1990)).unwrap_err(),
+            store.create(&language("COBOL", 1990)).unwrap_err(),
             StoreError::AlreadyExists
         );
         assert_eq!(all(&store).len(), 9);
         store.delete("Ninth", &unconditionally).expect("delete");
-        store.create(language("Tenth", 1990)).expect("room again");
+        store.create(&language("Tenth", 1990)).expect("room again");
     }
 
     #[test]
     fn create_refuses_an_existing_name_and_delete_a_missing_one() {
         let store = MemoryStore::new(1_000_000);
         assert_eq!(
-            store.create(language("COBOL", 1999)).unwrap_err(),
+            store.create(&language("COBOL", 1999)).unwrap_err(),
             StoreError::AlreadyExists
         );
         assert_eq!(
@@ -382,7 +440,7 @@ mod tests {
     #[test]
     fn filtered_pages_follow_insertion_order() {
         let store = MemoryStore::new(1_000_000);
-        store.create(language("Old", 1961)).expect("create");
+        store.create(&language("Old", 1961)).expect("create");
         let filter = YearFilter {
             after: Some(1960),
             before: Some(1965),
@@ -399,7 +457,7 @@ mod tests {
         let store = Arc::new(MemoryStore::new(1_000_000));
         for i in 0..500 {
             store
-                .create(language(&format!("stable{i}"), 1900 + i % 100))
+                .create(&language(&format!("stable{i}"), 1900 + i % 100))
                 .expect("create");
         }
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -409,7 +467,7 @@ mod tests {
                 let mut i = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let name = format!("churn{i}");
-                    let _ = store.create(language(&name, 1950));
+                    let _ = store.create(&language(&name, 1950));
                     if i % 2 == 0 {
                         let _ = store.delete(&name, &unconditionally);
                     }
@@ -428,7 +486,7 @@ mod tests {
             let mut cursor = None;
             loop {
                 let page = store.list(filter, cursor, 7);
-                seen.extend(page.languages.iter().map(|l| l.name.clone()));
+                seen.extend(page.languages.iter().map(|l| l.name().to_owned()));
                 match page.next {
                     Some(next) => cursor = Some(next),
                     None => break,
@@ -458,7 +516,7 @@ mod tests {
                 let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
                 thread::spawn(move || {
                     barrier.wait();
-                    store.create(language("Rust", 2000 + i)).is_ok()
+                    store.create(&language("Rust", 2000 + i)).is_ok()
                 })
             })
             .collect::<Vec<_>>()
@@ -494,8 +552,8 @@ mod tests {
         }
         let clu = store.get("CLU").expect("get");
         assert_eq!(
-            clu.contribution,
-            format!("writer {}", clu.publication_year - 1900)
+            clu.contribution(),
+            format!("writer {}", clu.publication_year() - 1900)
         );
     }
 }

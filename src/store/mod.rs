@@ -6,12 +6,14 @@
 //! (`benches/store.rs`).
 
 mod memory;
+mod stored;
 
 use std::{fmt, sync::Arc};
 
 use crate::schema::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN};
 
 use memory::MemoryStore;
+pub use stored::Stored;
 
 /// The languages, behind whichever backend was configured. Cheap to clone: clones share one store.
 #[derive(Clone)]
@@ -50,7 +52,7 @@ impl Store {
     /// full.
     pub async fn create(&self, language: Language) -> Result<Stored, StoreError> {
         match &*self.0 {
-            Backend::Memory(store) => store.create(language),
+            Backend::Memory(store) => store.create(&language),
         }
     }
 
@@ -118,16 +120,13 @@ impl fmt::Display for StoreError {
     }
 }
 
-/// A language as stored; shared, so that handing it out copies nothing.
-pub type Stored = Arc<Language>;
-
 /// A condition on a language's current state that a write requires, checked in the same step as
 /// the write (an `If-Match`, for the API).
-pub type Precondition<'a> = &'a (dyn Fn(&Language) -> bool + Sync);
+pub type Precondition<'a> = &'a (dyn Fn(&Stored) -> bool + Sync);
 
 /// The precondition that always holds.
 #[cfg(test)]
-pub(crate) fn unconditionally(_: &Language) -> bool {
+pub(crate) fn unconditionally(_: &Stored) -> bool {
     true
 }
 
@@ -139,7 +138,7 @@ pub struct Cursor(pub u64);
 /// One page of languages and, unless it is the last, where the next one starts.
 #[derive(Debug, Clone)]
 pub struct Page {
-    pub languages: Vec<Arc<Language>>,
+    pub languages: Vec<Stored>,
     pub next: Option<Cursor>,
 }
 
