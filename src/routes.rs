@@ -37,7 +37,10 @@ pub(crate) fn openapi(store: Store, public_url: Option<&str>) -> OpenApiService<
 /// write tokens, request checks, then the routes.
 pub(crate) fn app(store: Store, config: &Config) -> impl Endpoint + 'static {
     let service = openapi(store.clone(), config.public_url.as_deref());
-    let spec = Spec::new(&service);
+    let spec = {
+        let (store, public_url) = (store.clone(), config.public_url.clone());
+        Spec::new(move || openapi(store.clone(), public_url.as_deref()))
+    };
     let tokens = (!config.write_tokens.is_empty()).then(|| WriteTokens::new(&config.write_tokens));
     let cors = (!config.cors_origins.is_empty()).then(|| CorsPolicy::new(&config.cors_origins));
     Route::new()

@@ -8,7 +8,10 @@
 //! outside the operations, so poem-openapi cannot see it). The document is the same whether or
 //! not tokens are configured.
 
-use poem::{Endpoint, Response, endpoint::make_sync, web::Html};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use poem::{Endpoint, Response, endpoint::make_sync};
 use poem_openapi::OpenApiService;
 use serde_json::{Map, Value, json};
 
@@ -24,47 +27,98 @@ const HEADER_NAMES: [&str; 6] = [
     "X-Request-Id",
 ];
 
-/// The spec in each of its published forms.
-pub(crate) struct Spec {
-    json: String,
-    yaml: String,
-    docs: String,
+/// The spec in each of its published forms, each made on its first request and then shared: a
+/// server starts without the milliseconds and megabytes that Swagger UI's page alone takes.
+#[derive(Clone)]
+pub(crate) struct Spec(Arc<Forms>);
+
+struct Forms {
+    /// Makes the service the spec describes.
+    service: Box<dyn Fn() -> OpenApiService<Api, ()> + Send + Sync>,
+    /// poem-openapi's document and the corrected one.
+    json: OnceLock<(String, Bytes)>,
+    yaml: OnceLock<Bytes>,
+    docs: OnceLock<Bytes>,
 }
 
 impl Spec {
-    pub(crate) fn new(service: &OpenApiService<Api, ()>) -> Self {
-        let original = service.spec();
-        let mut document: Value =
-            serde_json::from_str(&original).unwrap_or_else(|_| Value::Object(Map::new()));
-        correct(&mut document);
-        let json = format!("{document:#}\n");
-        let yaml = serde_yaml::to_string(&document).unwrap_or_default();
-        // Swagger UI's page embeds the spec as a JavaScript literal: put the corrected one there.
-        let docs = service.swagger_ui_html().replacen(&original, &json, 1);
-        Self { json, yaml, docs }
+    pub(crate) fn new(
+        service: impl Fn() -> OpenApiService<Api, ()> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(Forms {
+            service: Box::new(service),
+            json: OnceLock::new(),
+            yaml: OnceLock::new(),
+            docs: OnceLock::new(),
+        }))
+    }
+
+    /// poem-openapi's document, and the corrected one as JSON.
+    fn documents(&self) -> &(String, Bytes) {
+        self.0.json.get_or_init(|| {
+            let original = (self.0.service)().spec();
+            let mut document: Value =
+                serde_json::from_str(&original).unwrap_or_else(|_| Value::Object(Map::new()));
+            correct(&mut document);
+            (original, format!("{document:#}\n").into())
+        })
+    }
+
+    pub(crate) fn json(&self) -> Bytes {
+        self.documents().1.clone()
+    }
+
+    pub(crate) fn yaml(&self) -> Bytes {
+        self.0
+            .yaml
+            .get_or_init(|| {
+                let document: Value = serde_json::from_slice(&self.json()).unwrap_or_default();
+                serde_yaml::to_string(&document).unwrap_or_default().into()
+            })
+            .clone()
+    }
+
+    pub(crate) fn docs(&self) -> Bytes {
+        self.0
+            .docs
+            .get_or_init(|| {
+                let (original, json) = self.documents();
+                // Swagger UI's page embeds the spec as a JavaScript literal: put the corrected one
+                // there.
+                let corrected = std::str::from_utf8(json).unwrap_or_default();
+                (self.0.service)()
+                    .swagger_ui_html()
+                    .replacen(original, corrected, 1)
+                    .into()
+            })
+            .clone()
     }
 
     pub(crate) fn json_endpoint(&self) -> impl Endpoint + use<> {
-        let json = self.json.clone();
+        let spec = self.clone();
         make_sync(move |_| {
             Response::builder()
                 .content_type("application/json")
-                .body(json.clone())
+                .body(spec.json())
         })
     }
 
     pub(crate) fn yaml_endpoint(&self) -> impl Endpoint + use<> {
-        let yaml = self.yaml.clone();
+        let spec = self.clone();
         make_sync(move |_| {
             Response::builder()
                 .content_type("application/yaml")
-                .body(yaml.clone())
+                .body(spec.yaml())
         })
     }
 
     pub(crate) fn docs_endpoint(&self) -> impl Endpoint + use<> {
-        let docs = self.docs.clone();
-        make_sync(move |_| Html(docs.clone()))
+        let spec = self.clone();
+        make_sync(move |_| {
+            Response::builder()
+                .content_type("text/html; charset=utf-8")
+                .body(spec.docs())
+        })
     }
 }
 
@@ -208,8 +262,8 @@ mod tests {
 
     #[test]
     fn the_name_pattern_is_the_rule_the_server_applies() {
-        let spec = Spec::new(&openapi(Store::in_memory(10), None));
-        let document: Value = serde_json::from_str(&spec.json).expect("JSON");
+        let spec = Spec::new(|| openapi(Store::in_memory(10), None));
+        let document: Value = serde_json::from_slice(&spec.json()).expect("JSON");
         for schema in ["Language", "LanguageChanges"] {
             let pattern =
                 &document["components"]["schemas"][schema]["properties"]["name"]["pattern"];
@@ -219,9 +273,9 @@ mod tests {
 
     #[test]
     fn swagger_ui_shows_the_corrected_spec() {
-        let service = openapi(Store::in_memory(10), None);
-        let spec = Spec::new(&service);
-        assert!(spec.docs.contains(&spec.json));
-        assert!(!spec.docs.contains(&service.spec()));
+        let spec = Spec::new(|| openapi(Store::in_memory(10), None));
+        let docs = String::from_utf8(spec.docs().to_vec()).expect("UTF-8");
+        assert!(docs.contains(std::str::from_utf8(&spec.json()).expect("UTF-8")));
+        assert!(!docs.contains(&openapi(Store::in_memory(10), None).spec()));
     }
 }
