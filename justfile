@@ -37,6 +37,13 @@ clients:
     tests/python/run
     tests/typescript/run
 
+# Every benchmark: the load benchmark, then the store's
+bench: bench-load bench-store
+
+# prog-lang-api beside a bare hyper server, under wrk, side by side (installs wrk when missing)
+bench-load:
+    benches/load/run
+
 # The store's criterion benchmarks at 1,000 / 100,000 / 1,000,000 languages, and its memory per language
 bench-store:
     cargo bench --bench store
