@@ -2,7 +2,7 @@
 //! default in this one place. An invalid value stops the start with one line naming the setting
 //! and exit code 2 (`Config::from_env_and_args`).
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
@@ -96,6 +96,58 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub idle_timeout_secs: u64,
+
+    /// Keep languages in the PostgreSQL database at this URL,
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE, instead of in memory; several servers may share
+    /// one database. The server creates and upgrades its tables.
+    #[arg(
+        long,
+        env = "PROG_LANG_API_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Connections to PostgreSQL at most.
+    #[arg(
+        long,
+        env = "PROG_LANG_API_DATABASE_POOL_SIZE",
+        default_value = "10",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..=1000)
+    )]
+    pub database_pool_size: u64,
+}
+
+/// A database URL. It holds a password: it is never shown, not even by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, to connect with: never to print.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
+}
+
+/// Any text: clap's own message for a value it refused would quote the password, so the URL is
+/// checked by `Config::check`, which never does.
+impl FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self(url.to_owned()))
+    }
 }
 
 /// The format of log lines.
@@ -197,6 +249,16 @@ impl Config {
 
     /// Checks of values clap cannot make on its own.
     fn check(&self) -> Result<(), String> {
+        if let Some(url) = &self.database_url {
+            let scheme = url.expose().split_once("://").map(|(scheme, _)| scheme);
+            if !matches!(scheme, Some("postgres" | "postgresql"))
+                || tokio_postgres::Config::from_str(url.expose()).is_err()
+            {
+                return Err("--database-url: not a PostgreSQL URL \
+                            (postgres://USER:PASSWORD@HOST:PORT/DATABASE)"
+                    .to_owned());
+            }
+        }
         for origin in &self.cors_origins {
             if origin != "*" && !is_origin(origin) {
                 return Err(format!(

@@ -34,6 +34,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let store = match &config.database_url {
+        None => Store::in_memory(config.max_languages),
+        Some(url) => {
+            let pool_size = usize::try_from(config.database_pool_size).unwrap_or(usize::MAX);
+            match Store::postgres(url.expose(), pool_size, config.max_languages).await {
+                Ok(store) => store,
+                Err(error) => {
+                    eprintln!("prog-lang-api: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     let listener = match TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -51,14 +64,7 @@ async fn main() -> ExitCode {
             );
         }
     }
-    match serve(
-        listener,
-        Store::in_memory(config.max_languages),
-        config,
-        shutdown,
-    )
-    .await
-    {
+    match serve(listener, store, config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("prog-lang-api: {error}");

@@ -98,13 +98,14 @@ pub(crate) enum ProblemKind {
     PayloadTooLarge,
     UnsupportedMediaType,
     InsufficientStorage,
+    ServiceUnavailable,
     Internal,
 }
 
 impl ProblemKind {
     /// Every kind, for the README's table and its test.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 11] = [
+    pub(crate) const ALL: [Self; 12] = [
         Self::Validation,
         Self::Unauthorized,
         Self::Forbidden,
@@ -115,6 +116,7 @@ impl ProblemKind {
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::InsufficientStorage,
+        Self::ServiceUnavailable,
         Self::Internal,
     ];
 
@@ -130,6 +132,7 @@ impl ProblemKind {
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
             Self::InsufficientStorage => "/problems/insufficient-storage",
+            Self::ServiceUnavailable => "/problems/service-unavailable",
             Self::Internal => "/problems/internal",
         }
     }
@@ -146,6 +149,7 @@ impl ProblemKind {
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::InsufficientStorage => "Insufficient storage",
+            Self::ServiceUnavailable => "Service unavailable",
             Self::Internal => "Internal server error",
         }
     }
@@ -162,6 +166,7 @@ impl ProblemKind {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -303,6 +308,22 @@ impl Problem {
         )
     }
 
+    /// 503: the store cannot be reached. `Retry-After` says when to try again; the log has the
+    /// cause.
+    pub(crate) fn service_unavailable(instance: &str) -> Response {
+        let mut response = Self::new(
+            ProblemKind::ServiceUnavailable,
+            instance,
+            "The database cannot be reached; try again shortly.",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+        response
+    }
+
     /// 500: a bug. The detail says nothing of it; the log has the cause.
     pub(crate) fn internal(instance: &str) -> Self {
         Self::new(
@@ -362,6 +383,9 @@ fn parameter_detail(name: &str) -> &'static str {
         _ => "invalid value",
     }
 }
+
+/// What a 503 asks a client to wait, in seconds.
+const RETRY_AFTER_SECONDS: &str = "2";
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {

@@ -47,8 +47,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let local = listener.local_addr()?;
-    let endpoint: Arc<BoxEndpoint<'static, Response>> =
-        Arc::new(routes::app(store, &config).map_to_response().boxed());
+    let endpoint = endpoint(store, &config);
     let timeouts = Timeouts {
         header_read: config.header_read_timeout(),
         idle: config.idle_timeout(),
@@ -95,6 +94,13 @@ pub async fn serve(
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// The whole service, boxed. Not generic, so that it is compiled here once, and not in every crate
+/// that calls the generic `serve`, where the layers' deeply nested future types would need a
+/// higher recursion limit.
+fn endpoint(store: Store, config: &Config) -> Arc<BoxEndpoint<'static, Response>> {
+    Arc::new(routes::app(store, config).map_to_response().boxed())
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -165,6 +165,12 @@ pub(super) fn answer_error<R: AnswerError>(error: StoreError, instance: &str) ->
         StoreError::AlreadyExists => Problem::already_exists(instance),
         StoreError::PreconditionFailed => Problem::precondition_failed(instance),
         StoreError::Full => Problem::insufficient_storage(instance),
+        // Any operation can meet it: the `default` response of every operation covers it.
+        StoreError::Unavailable => {
+            return Err(poem::Error::from_response(Problem::service_unavailable(
+                instance,
+            )));
+        }
     };
     R::for_error(&error, problem.into()).ok_or_else(|| unexpected(error))
 }
@@ -214,7 +220,7 @@ impl AnswerError for UpdateLanguageResponse {
         match error {
             StoreError::NotFound => Some(Self::NotFound(problem)),
             StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
-            StoreError::AlreadyExists | StoreError::Full => None,
+            _ => None,
         }
     }
 }
@@ -224,7 +230,7 @@ impl AnswerError for DeleteLanguageResponse {
         match error {
             StoreError::NotFound => Some(Self::NotFound(problem)),
             StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
-            StoreError::AlreadyExists | StoreError::Full => None,
+            _ => None,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! (`benches/store.rs`).
 
 mod memory;
+mod postgres;
 mod stored;
 
 use std::{fmt, sync::Arc};
@@ -13,6 +14,8 @@ use std::{fmt, sync::Arc};
 use crate::schema::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN};
 
 use memory::MemoryStore;
+use postgres::PostgresStore;
+pub use postgres::StartError;
 pub use stored::Stored;
 
 /// The languages, behind whichever backend was configured. Cheap to clone: clones share one store.
@@ -21,12 +24,22 @@ pub struct Store(Arc<Backend>);
 
 enum Backend {
     Memory(MemoryStore),
+    Postgres(PostgresStore),
 }
 
 impl Store {
     /// A store in this process's memory, holding the seed languages, and at most `capacity`.
     pub fn in_memory(capacity: u64) -> Self {
         Self(Arc::new(Backend::Memory(MemoryStore::new(capacity))))
+    }
+
+    /// A store in the PostgreSQL database at `url`, shared with every other server on it, through
+    /// at most `pool_size` connections and holding at most `capacity` languages. Creates or
+    /// upgrades the schema (the first time, with the seed languages); fails when the database
+    /// cannot be reached within 30 s or its schema is newer than this server knows.
+    pub async fn postgres(url: &str, pool_size: usize, capacity: u64) -> Result<Self, StartError> {
+        let store = PostgresStore::connect(url, pool_size, capacity).await?;
+        Ok(Self(Arc::new(Backend::Postgres(store))))
     }
 
     /// One page of the languages that pass `filter`, in insertion order, after `after`.
@@ -38,6 +51,7 @@ impl Store {
     ) -> Result<Page, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => Ok(store.list(filter, after, limit)),
+            Backend::Postgres(store) => store.list(filter, after, limit).await,
         }
     }
 
@@ -45,6 +59,7 @@ impl Store {
     pub async fn get(&self, name: &str) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.get(name),
+            Backend::Postgres(store) => store.get(name).await,
         }
     }
 
@@ -53,6 +68,7 @@ impl Store {
     pub async fn create(&self, language: Language) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.create(&language),
+            Backend::Postgres(store) => store.create(&language).await,
         }
     }
 
@@ -67,6 +83,7 @@ impl Store {
     ) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.update(name, changes, precondition),
+            Backend::Postgres(store) => store.update(name, changes, precondition).await,
         }
     }
 
@@ -78,6 +95,7 @@ impl Store {
     ) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.delete(name, precondition),
+            Backend::Postgres(store) => store.delete(name, precondition).await,
         }
     }
 
@@ -85,6 +103,7 @@ impl Store {
     pub(crate) async fn health(&self) -> Result<(), StoreError> {
         match &*self.0 {
             Backend::Memory(_) => Ok(()),
+            Backend::Postgres(store) => store.health().await,
         }
     }
 
@@ -92,6 +111,7 @@ impl Store {
     pub(crate) fn page_token_key(&self) -> &[u8] {
         match &*self.0 {
             Backend::Memory(store) => store.page_token_key(),
+            Backend::Postgres(store) => store.page_token_key(),
         }
     }
 }
@@ -107,6 +127,8 @@ pub enum StoreError {
     PreconditionFailed,
     /// The store holds as many languages as it may.
     Full,
+    /// The store cannot be reached (a database that is down or does not answer in time).
+    Unavailable,
 }
 
 impl fmt::Display for StoreError {
@@ -116,6 +138,7 @@ impl fmt::Display for StoreError {
             Self::AlreadyExists => "a language of that name exists already",
             Self::PreconditionFailed => "the language is not in the required state",
             Self::Full => "the store is full",
+            Self::Unavailable => "the store cannot be reached",
         })
     }
 }

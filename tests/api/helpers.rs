@@ -1,4 +1,8 @@
 //! spawn_app() on 127.0.0.1:0 with a store of its own, and one helper per operation.
+//!
+//! The store is the one the test crate runs on (`crate::STORE`): in memory, or PostgreSQL, where
+//! each server gets a fresh database of its own on the server that
+//! `PROG_LANG_API_TEST_DATABASE_URL` names.
 
 use prog_lang_api::{Config, Store, serve};
 use reqwest::{Response, StatusCode, header::CONTENT_TYPE};
@@ -23,7 +27,12 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
         .expect("bind a free port");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let store = Store::in_memory(config.max_languages);
+    let store = match crate::STORE {
+        TestStore::Memory => Store::in_memory(config.max_languages),
+        TestStore::Postgres => Store::postgres(&fresh_database().await, 4, config.max_languages)
+            .await
+            .expect("a PostgreSQL store on a fresh database"),
+    };
     tokio::spawn(serve(listener, store, config, async {
         let _ = stopped.await;
     }));
@@ -35,6 +44,43 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
             .expect("client"),
         _shutdown: shutdown,
     }
+}
+
+/// The store a test crate runs its servers on.
+#[allow(dead_code)] // each crate uses one
+pub enum TestStore {
+    Memory,
+    Postgres,
+}
+
+/// The variable that names a PostgreSQL server the tests may create databases on.
+pub const TEST_DATABASE_VARIABLE: &str = "PROG_LANG_API_TEST_DATABASE_URL";
+
+/// The URL of a new, empty database on the test server.
+pub async fn fresh_database() -> String {
+    let server = std::env::var(TEST_DATABASE_VARIABLE).unwrap_or_else(|_| {
+        panic!("{TEST_DATABASE_VARIABLE} must name a PostgreSQL server to run this suite on")
+    });
+    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database server");
+    tokio::spawn(connection);
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut id).expect("random bytes");
+    let name = format!("prog_lang_api_test_{:016x}", u64::from_be_bytes(id));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    with_database(&server, &name)
+}
+
+/// `url` with its database replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let query = tail.find('?').map_or("", |at| &tail[at..]);
+    format!("{scheme}://{authority}/{database}{query}")
 }
 
 impl TestApp {

@@ -13,3 +13,6 @@ mod process;
 mod spec;
 mod tutorial;
 mod update;
+
+/// The store this suite runs on; `tests/postgres` runs it again on PostgreSQL.
+const STORE: helpers::TestStore = helpers::TestStore::Memory;

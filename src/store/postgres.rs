@@ -1,0 +1,536 @@
+//! The PostgreSQL store: the languages in one table that any number of servers share.
+//!
+//! Insertion order is an identity column, `position`, which is also the page cursor; a unique
+//! index finds a language by name and an index on (year, position) fills filtered pages. A
+//! one-row table, `store_state`, holds the number of languages, for the capacity, and the key that
+//! page tokens are signed with, so that a token from one server is good on every other.
+//!
+//! Every create and delete first locks that row, so they happen one at a time across all servers:
+//! positions are handed out in commit order (a page walk never misses a language that committed
+//! before it), and the count is exact. Updates and deletes lock the language's row, check the
+//! precondition, then write, in one transaction. Contributions are stored as UTF-8 `bytea`,
+//! because PostgreSQL's `text` cannot hold U+0000 and a contribution may.
+//!
+//! Nothing is cached: every request reads the database, so what one server acknowledged, the next
+//! request to any server sees. Every operation is bounded in time; a database that does not answer
+//! is `StoreError::Unavailable`, which the API answers with 503.
+
+use std::{str::FromStr, time::Duration};
+
+use deadpool_postgres::Transaction;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
+use tokio_postgres::{NoTls, Row};
+
+use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
+use crate::{
+    schema::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, is_valid_name},
+    seed,
+};
+
+/// The longest an operation may take, pool wait included, before it is `Unavailable`: the
+/// contract's 5 s, with a margin.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+/// The longest the database may take to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a statement may run on the server.
+const STATEMENT_TIMEOUT_MS: u64 = 3_000;
+/// How long a server keeps trying to reach the database at start.
+const START_TIMEOUT: Duration = Duration::from_secs(25);
+/// The advisory lock that migrations run under, so that servers starting together take turns.
+const MIGRATION_LOCK: i64 = 0x706c_6170_695f_6d67; // "plapi_mg"
+
+/// The schema versions, in order; a database at version N has had the first N applied.
+const MIGRATIONS: [&str; 1] = [include_str!("migrations/0001_languages.sql")];
+
+const COLUMNS: &str = "position, name, publication_year, contribution";
+
+pub(crate) struct PostgresStore {
+    pool: Pool,
+    page_token_key: Vec<u8>,
+    capacity: i64,
+}
+
+/// Why a PostgreSQL store could not start. Its text never holds the URL's password.
+#[derive(Debug)]
+pub struct StartError(String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl PostgresStore {
+    /// Connects to the database at `url` with at most `pool_size` connections, brings its schema
+    /// up to date, and loads the page-token key.
+    pub(crate) async fn connect(
+        url: &str,
+        pool_size: usize,
+        capacity: u64,
+    ) -> Result<Self, StartError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|_| {
+            StartError("the database URL is not a valid PostgreSQL connection URL".to_owned())
+        })?;
+        let options = [
+            config.get_options().unwrap_or_default(),
+            &format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"),
+        ]
+        .join(" ");
+        config
+            .options(options.trim())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10));
+        if config.get_application_name().is_none() {
+            config.application_name("prog-lang-api");
+        }
+        let place = describe(&config);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts {
+                wait: Some(OPERATION_TIMEOUT),
+                create: Some(CONNECT_TIMEOUT),
+                recycle: Some(CONNECT_TIMEOUT),
+            })
+            .build()
+            .map_err(|error| StartError(format!("cannot set up the database pool: {error}")))?;
+
+        let mut client = first_connection(&pool, &place).await?;
+        let page_token_key = migrate(&mut client)
+            .await
+            .map_err(|error| StartError(format!("cannot prepare the database {place}: {error}")))?;
+        Ok(Self {
+            pool,
+            page_token_key,
+            capacity: i64::try_from(capacity).unwrap_or(i64::MAX),
+        })
+    }
+
+    pub(crate) fn page_token_key(&self) -> &[u8] {
+        &self.page_token_key
+    }
+
+    pub(crate) async fn list(
+        &self,
+        filter: YearFilter,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let Some((low, high)) = filter.years() else {
+            return Ok(Page {
+                languages: Vec::new(),
+                next: None,
+            });
+        };
+        let after = after.map_or(0, |Cursor(position)| {
+            i64::try_from(position).unwrap_or(i64::MAX)
+        });
+        // One more than the page holds, to learn whether another page follows.
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+        let rows = self
+            .run(async |client| {
+                if (low, high) == (YEAR_MIN, YEAR_MAX) {
+                    let statement = client
+                        .prepare_cached(&format!(
+                            "SELECT {COLUMNS} FROM languages WHERE position > $1 \
+                             ORDER BY position LIMIT $2"
+                        ))
+                        .await?;
+                    client.query(&statement, &[&after, &fetch]).await
+                } else {
+                    let statement = client
+                        .prepare_cached(&format!(
+                            "SELECT {COLUMNS} FROM languages \
+                             WHERE publication_year BETWEEN $1 AND $2 AND position > $3 \
+                             ORDER BY position LIMIT $4"
+                        ))
+                        .await?;
+                    client
+                        .query(&statement, &[&low, &high, &after, &fetch])
+                        .await
+                }
+            })
+            .await?;
+        let mut languages = rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
+        let next = (languages.len() > limit).then(|| {
+            languages.truncate(limit);
+            Cursor(languages.last().map_or(0, Stored::position))
+        });
+        Ok(Page { languages, next })
+    }
+
+    pub(crate) async fn get(&self, name: &str) -> Result<Stored, StoreError> {
+        if !is_valid_name(name) {
+            // No such name can exist, and `text` cannot even hold some of them (U+0000).
+            return Err(StoreError::NotFound);
+        }
+        let row = self
+            .run(async |client| {
+                let statement = client
+                    .prepare_cached(&format!("SELECT {COLUMNS} FROM languages WHERE name = $1"))
+                    .await?;
+                client.query_opt(&statement, &[&name]).await
+            })
+            .await?;
+        row.as_ref().map_or(Err(StoreError::NotFound), stored)
+    }
+
+    pub(crate) async fn create(&self, language: &Language) -> Result<Stored, StoreError> {
+        let capacity = self.capacity;
+        self.run(async |client| {
+            let transaction = client.transaction().await?;
+            let counted = transaction
+                .query_opt(
+                    &transaction
+                        .prepare_cached(
+                            "UPDATE store_state SET language_count = language_count + 1 \
+                                 WHERE language_count < $1 RETURNING language_count",
+                        )
+                        .await?,
+                    &[&capacity],
+                )
+                .await?;
+            let exists = transaction
+                .query_opt(
+                    &transaction
+                        .prepare_cached("SELECT 1 FROM languages WHERE name = $1")
+                        .await?,
+                    &[&language.name],
+                )
+                .await?
+                .is_some();
+            if exists {
+                return Ok(Err(StoreError::AlreadyExists));
+            }
+            if counted.is_none() {
+                return Ok(Err(StoreError::Full));
+            }
+            let row = transaction
+                .query_one(
+                    &transaction
+                        .prepare_cached(&format!(
+                            "INSERT INTO languages (name, publication_year, contribution) \
+                                 VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+                        ))
+                        .await?,
+                    &[
+                        &language.name,
+                        &language.publication_year,
+                        &language.contribution.as_bytes(),
+                    ],
+                )
+                .await?;
+            transaction.commit().await?;
+            Ok(stored(&row))
+        })
+        .await?
+    }
+
+    pub(crate) async fn update(
+        &self,
+        name: &str,
+        changes: LanguageChanges,
+        precondition: Precondition<'_>,
+    ) -> Result<Stored, StoreError> {
+        if !is_valid_name(name) {
+            return Err(StoreError::NotFound);
+        }
+        self.run(async |client| {
+            let transaction = client.transaction().await?;
+            let current = match locked(&transaction, name).await? {
+                Ok(current) => current,
+                Err(error) => return Ok(Err(error)),
+            };
+            if !precondition(&current) {
+                return Ok(Err(StoreError::PreconditionFailed));
+            }
+            let year = changes
+                .publication_year
+                .unwrap_or(current.publication_year());
+            let contribution = changes
+                .contribution
+                .as_deref()
+                .unwrap_or(current.contribution());
+            if year == current.publication_year() && contribution == current.contribution() {
+                return Ok(Ok(current));
+            }
+            let row = transaction
+                .query_one(
+                    &transaction
+                        .prepare_cached(&format!(
+                            "UPDATE languages SET publication_year = $2, contribution = $3 \
+                                 WHERE position = $1 RETURNING {COLUMNS}"
+                        ))
+                        .await?,
+                    &[&position(&current), &year, &contribution.as_bytes()],
+                )
+                .await?;
+            transaction.commit().await?;
+            Ok(stored(&row))
+        })
+        .await?
+    }
+
+    pub(crate) async fn delete(
+        &self,
+        name: &str,
+        precondition: Precondition<'_>,
+    ) -> Result<Stored, StoreError> {
+        if !is_valid_name(name) {
+            return Err(StoreError::NotFound);
+        }
+        self.run(async |client| {
+            let transaction = client.transaction().await?;
+            // The count's row first, as a create takes it: the two never wait on each other.
+            transaction
+                .execute(
+                    &transaction
+                        .prepare_cached(
+                            "UPDATE store_state SET language_count = language_count - 1",
+                        )
+                        .await?,
+                    &[],
+                )
+                .await?;
+            let current = match locked(&transaction, name).await? {
+                Ok(current) => current,
+                Err(error) => return Ok(Err(error)),
+            };
+            if !precondition(&current) {
+                return Ok(Err(StoreError::PreconditionFailed));
+            }
+            transaction
+                .execute(
+                    &transaction
+                        .prepare_cached("DELETE FROM languages WHERE position = $1")
+                        .await?,
+                    &[&position(&current)],
+                )
+                .await?;
+            transaction.commit().await?;
+            Ok(Ok(current))
+        })
+        .await?
+    }
+
+    pub(crate) async fn health(&self) -> Result<(), StoreError> {
+        self.run(async |client| client.simple_query("SELECT 1").await.map(drop))
+            .await
+    }
+
+    /// Runs `operation` on a pooled connection within `OPERATION_TIMEOUT`. A connection whose
+    /// operation failed or ran out of time leaves the pool, so that a broken or unanswering one
+    /// is never handed out again; any failure is `Unavailable`, and is logged.
+    async fn run<T>(
+        &self,
+        operation: impl AsyncFnOnce(&mut Object) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut client = match tokio::time::timeout(OPERATION_TIMEOUT, self.pool.get()).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the database cannot be reached");
+                return Err(StoreError::Unavailable);
+            }
+            Err(_) => {
+                tracing::warn!("no database connection within the timeout");
+                return Err(StoreError::Unavailable);
+            }
+        };
+        match tokio::time::timeout(OPERATION_TIMEOUT, operation(&mut client)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "a database operation failed");
+                drop(Object::take(client));
+                Err(StoreError::Unavailable)
+            }
+            Err(_) => {
+                tracing::warn!("a database operation ran out of time");
+                drop(Object::take(client));
+                Err(StoreError::Unavailable)
+            }
+        }
+    }
+}
+
+/// Where the database is, for messages: host, port and database name, never the password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config.get_hosts().first().map_or_else(
+        || "localhost".to_owned(),
+        |host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        },
+    );
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config.get_dbname().or(config.get_user()).unwrap_or("");
+    format!("{host}:{port}/{database}")
+}
+
+/// The first connection, retried until `START_TIMEOUT` while the database is starting up or out
+/// of reach.
+async fn first_connection(pool: &Pool, place: &str) -> Result<Object, StartError> {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        match pool.get().await {
+            Ok(client) => return Ok(client),
+            Err(error) if tokio::time::Instant::now() >= deadline => {
+                return Err(StartError(format!(
+                    "cannot reach the database {place} within {} s: {}",
+                    START_TIMEOUT.as_secs(),
+                    connect_failure(&error)
+                )));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// Why a connection failed, in words that hold no part of the URL.
+fn connect_failure(error: &deadpool_postgres::PoolError) -> String {
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => match error.as_db_error() {
+            Some(error) => error.message().to_owned(),
+            None => error.to_string(),
+        },
+        deadpool_postgres::PoolError::Timeout(_) => "no answer".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Brings the schema to the newest version this server knows, under an advisory lock held for
+/// the transaction, and returns the page-token key. A schema newer than this server knows is an
+/// error: this server might break what a newer one relies on.
+async fn migrate(client: &mut Object) -> Result<Vec<u8>, String> {
+    let failed = |error: tokio_postgres::Error| error.to_string();
+    let transaction = client.transaction().await.map_err(failed)?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(failed)?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS prog_lang_api_schema (
+                 version integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await
+        .map_err(failed)?;
+    let current: i32 = transaction
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM prog_lang_api_schema",
+            &[],
+        )
+        .await
+        .map_err(failed)?
+        .get(0);
+    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    if current > known {
+        return Err(format!(
+            "its schema is version {current}, newer than this server knows ({known}): \
+             run a newer prog-lang-api"
+        ));
+    }
+    for (version, sql) in (1..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        transaction.batch_execute(sql).await.map_err(failed)?;
+        if version == 1 {
+            seed_store(&transaction).await.map_err(failed)?;
+        }
+        transaction
+            .execute(
+                "INSERT INTO prog_lang_api_schema (version) VALUES ($1)",
+                &[&version],
+            )
+            .await
+            .map_err(failed)?;
+        tracing::info!(version, "database schema migrated");
+    }
+    let key: Vec<u8> = transaction
+        .query_one("SELECT page_token_key FROM store_state", &[])
+        .await
+        .map_err(failed)?
+        .get(0);
+    transaction.commit().await.map_err(failed)?;
+    Ok(key)
+}
+
+/// The first migration's data: the seed languages, and the state row with a new page-token key.
+async fn seed_store(transaction: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    let insert = transaction
+        .prepare("INSERT INTO languages (name, publication_year, contribution) VALUES ($1, $2, $3)")
+        .await?;
+    let languages = seed::languages();
+    for language in &languages {
+        transaction
+            .execute(
+                &insert,
+                &[
+                    &language.name,
+                    &language.publication_year,
+                    &language.contribution.as_bytes(),
+                ],
+            )
+            .await?;
+    }
+    let mut key = [0u8; 32];
+    // Without an OS random source the tokens are still checked, only guessable.
+    let _ = getrandom::fill(&mut key);
+    let count = i64::try_from(languages.len()).unwrap_or(0);
+    transaction
+        .execute(
+            "INSERT INTO store_state (language_count, page_token_key) VALUES ($1, $2)",
+            &[&count, &key.as_slice()],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The language named `name`, its row locked until the transaction ends.
+async fn locked(
+    transaction: &Transaction<'_>,
+    name: &str,
+) -> Result<Result<Stored, StoreError>, tokio_postgres::Error> {
+    let statement = transaction
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM languages WHERE name = $1 FOR UPDATE"
+        ))
+        .await?;
+    let row = transaction.query_opt(&statement, &[&name]).await?;
+    Ok(row.as_ref().map_or(Err(StoreError::NotFound), stored))
+}
+
+/// A row of `languages` as a stored language.
+fn stored(row: &Row) -> Result<Stored, StoreError> {
+    let position: i64 = row.get(0);
+    let contribution: Vec<u8> = row.get(3);
+    let Ok(contribution) = String::from_utf8(contribution) else {
+        // Only this server writes the table, always UTF-8: the data was changed behind its back.
+        tracing::error!(position, "a stored contribution is not UTF-8");
+        return Err(StoreError::Unavailable);
+    };
+    Ok(Stored::new(
+        u64::try_from(position).unwrap_or(0),
+        &Language {
+            name: row.get(1),
+            publication_year: row.get(2),
+            contribution,
+        },
+    ))
+}
+
+fn position(language: &Stored) -> i64 {
+    i64::try_from(language.position()).unwrap_or(i64::MAX)
+}
