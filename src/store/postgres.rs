@@ -383,6 +383,14 @@ async fn first_connection(pool: &Pool, place: &str) -> Result<Object, StartError
     loop {
         match pool.get().await {
             Ok(client) => return Ok(client),
+            // The database answered, and said no (a wrong password, no such database): waiting
+            // will not change its mind.
+            Err(deadpool_postgres::PoolError::Backend(error)) if error.as_db_error().is_some() => {
+                return Err(StartError(format!(
+                    "the database {place} refused the connection: {}",
+                    error.as_db_error().map_or("", |error| error.message())
+                )));
+            }
             Err(error) if tokio::time::Instant::now() >= deadline => {
                 return Err(StartError(format!(
                     "cannot reach the database {place} within {} s: {}",

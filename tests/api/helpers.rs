@@ -13,7 +13,8 @@ use tokio::{net::TcpListener, sync::oneshot};
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    _shutdown: oneshot::Sender<()>,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -22,18 +23,33 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server with `config` (its address is ignored: the server gets a free port).
 pub async fn spawn_app_with(config: Config) -> TestApp {
+    let store = match crate::STORE {
+        TestStore::Memory => Store::in_memory(config.max_languages),
+        TestStore::Postgres => postgres_store(&fresh_database().await, &config).await,
+    };
+    serve_on(store, config).await
+}
+
+/// A server on the PostgreSQL database at `url`, which other servers may share.
+#[allow(dead_code)] // for the PostgreSQL suite
+pub async fn spawn_app_on(url: &str, config: Config) -> TestApp {
+    let store = postgres_store(url, &config).await;
+    serve_on(store, config).await
+}
+
+async fn postgres_store(url: &str, config: &Config) -> Store {
+    Store::postgres(url, 4, config.max_languages)
+        .await
+        .expect("a PostgreSQL store")
+}
+
+async fn serve_on(store: Store, config: Config) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let store = match crate::STORE {
-        TestStore::Memory => Store::in_memory(config.max_languages),
-        TestStore::Postgres => Store::postgres(&fresh_database().await, 4, config.max_languages)
-            .await
-            .expect("a PostgreSQL store on a fresh database"),
-    };
-    tokio::spawn(serve(listener, store, config, async {
+    let served = tokio::spawn(serve(listener, store, config, async {
         let _ = stopped.await;
     }));
     TestApp {
@@ -42,7 +58,8 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
-        _shutdown: shutdown,
+        shutdown: Some(shutdown),
+        served: Some(served),
     }
 }
 
@@ -84,6 +101,15 @@ pub fn with_database(url: &str, database: &str) -> String {
 }
 
 impl TestApp {
+    /// Stops the server as SIGTERM does, and waits until it has.
+    #[allow(dead_code)] // for the PostgreSQL suite
+    pub async fn stop(mut self) {
+        drop(self.shutdown.take());
+        if let Some(served) = self.served.take() {
+            served.await.expect("the server task").expect("the server");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -25,6 +25,7 @@ mod helpers;
 mod list;
 #[path = "../api/patch.rs"]
 mod patch;
+mod servers;
 #[path = "../api/spec.rs"]
 mod spec;
 #[path = "../api/tutorial.rs"]

@@ -1,0 +1,485 @@
+//! What only a shared database has: restarts, several servers on one database, migrations by
+//! servers starting together, an outage, and the URL's password kept out of sight.
+
+use std::{
+    process::Stdio,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use prog_lang_api::{Config, Store};
+use reqwest::{StatusCode, header::ETAG};
+use serde_json::json;
+use tokio::{
+    io::AsyncReadExt,
+    net::{TcpListener, TcpStream},
+    task::JoinSet,
+};
+
+use crate::helpers::{
+    SEED_NAMES, TEST_DATABASE_VARIABLE, fresh_database, json_body, language, names, problem,
+    spawn_app_on,
+};
+
+fn config(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config::defaults();
+    change(&mut config);
+    config
+}
+
+#[tokio::test]
+async fn a_restart_keeps_every_acknowledged_write_and_a_deleted_seed_stays_deleted() {
+    let database = fresh_database().await;
+    let first = spawn_app_on(&database, Config::defaults()).await;
+    assert_eq!(
+        first
+            .create(&language("Rust", 2015, "ownership"))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let updated = first
+        .update("COBOL", &json!({"contribution": "records"}))
+        .await;
+    let etag = updated.headers()[ETAG].clone();
+    assert_eq!(updated.status(), StatusCode::OK);
+    assert_eq!(first.delete("ALGOL").await.status(), StatusCode::OK);
+    first.stop().await;
+
+    let second = spawn_app_on(&database, Config::defaults()).await;
+    let mut expected: Vec<&str> = SEED_NAMES
+        .iter()
+        .copied()
+        .filter(|n| *n != "ALGOL")
+        .collect();
+    expected.push("Rust");
+    assert_eq!(second.all_names().await, expected);
+    let cobol = second.get_language("COBOL").await;
+    assert_eq!(cobol.headers()[ETAG], etag, "the same state, the same ETag");
+    assert_eq!(
+        json_body(cobol, StatusCode::OK).await["contribution"],
+        "records"
+    );
+    assert_eq!(
+        second.get_language("ALGOL").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_read_each_others_writes_and_tokens() {
+    let database = fresh_database().await;
+    let a = spawn_app_on(&database, Config::defaults()).await;
+    let b = spawn_app_on(&database, Config::defaults()).await;
+
+    let created = a.create(&language("Rust", 2015, "ownership")).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let etag = created.headers()[ETAG].clone();
+    let read = b.get_language("Rust").await;
+    assert_eq!(
+        read.status(),
+        StatusCode::OK,
+        "read your writes on the other"
+    );
+    assert_eq!(read.headers()[ETAG], etag, "one ETag for both");
+    let changed = b
+        .client
+        .put(b.url("/programming_languages/Rust"))
+        .header("If-Match", etag.clone())
+        .json(&json!({"publication_year": 2010}))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(
+        changed.status(),
+        StatusCode::OK,
+        "an ETag from a holds on b"
+    );
+    let stale = a
+        .client
+        .delete(a.url("/programming_languages/Rust"))
+        .header("If-Match", etag)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+
+    for i in 0..20 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let created = server
+            .create(&language(&format!("Lang {i:02}"), 1990, "x"))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    // A walk whose pages alternate between the servers, with writes between pages.
+    let mut seen = Vec::new();
+    let mut query = "?limit=7".to_owned();
+    for page in 0.. {
+        let server = if page % 2 == 0 { &a } else { &b };
+        let body = json_body(server.list(&query).await, StatusCode::OK).await;
+        seen.extend(names(&body));
+        let _ = server
+            .create(&language(&format!("Late {page}"), 1990, "x"))
+            .await;
+        match body["next_page_token"].as_str() {
+            Some(token) => query = format!("?limit=7&page_token={token}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = SEED_NAMES.iter().map(|n| (*n).to_owned()).collect();
+    expected.push("Rust".to_owned());
+    expected.extend((0..20).map(|i| format!("Lang {i:02}")));
+    let walked: Vec<String> = seen
+        .into_iter()
+        .filter(|n| !n.starts_with("Late "))
+        .collect();
+    assert_eq!(walked, expected);
+}
+
+#[tokio::test]
+async fn of_twenty_concurrent_creates_of_one_name_across_servers_exactly_one_is_201() {
+    let database = fresh_database().await;
+    let servers = Arc::new([
+        spawn_app_on(&database, Config::defaults()).await,
+        spawn_app_on(&database, Config::defaults()).await,
+    ]);
+    let mut creates = JoinSet::new();
+    for i in 0..20 {
+        let servers = Arc::clone(&servers);
+        creates.spawn(async move {
+            servers[i % 2]
+                .create(&language("Contested", 2000, &format!("writer {i}")))
+                .await
+                .status()
+        });
+    }
+    let statuses: Vec<StatusCode> = creates.join_all().await;
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let conflicts = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((created, conflicts), (1, 19), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn the_capacity_holds_across_servers() {
+    let database = fresh_database().await;
+    let small = || config(|c| c.max_languages = 10);
+    let servers = Arc::new([
+        spawn_app_on(&database, small()).await,
+        spawn_app_on(&database, small()).await,
+    ]);
+    let mut creates = JoinSet::new();
+    for i in 0..8 {
+        let servers = Arc::clone(&servers);
+        creates.spawn(async move {
+            servers[i % 2]
+                .create(&language(&format!("New {i}"), 2000, "x"))
+                .await
+                .status()
+        });
+    }
+    let statuses: Vec<StatusCode> = creates.join_all().await;
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let full = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::INSUFFICIENT_STORAGE)
+        .count();
+    assert_eq!((created, full), (2, 6), "{statuses:?}");
+    assert_eq!(servers[0].all_names().await.len(), 10);
+    assert_eq!(servers[1].delete("COBOL").await.status(), StatusCode::OK);
+    assert_eq!(
+        servers[0]
+            .create(&language("After", 2000, "x"))
+            .await
+            .status(),
+        StatusCode::CREATED,
+        "a delete on one server makes room on the other"
+    );
+}
+
+#[tokio::test]
+async fn servers_starting_together_migrate_once() {
+    let database = fresh_database().await;
+    let mut starts = JoinSet::new();
+    for _ in 0..4 {
+        let database = database.clone();
+        starts.spawn(async move { Store::postgres(&database, 2, 100).await.map(drop) });
+    }
+    for started in starts.join_all().await {
+        started.expect("every server starts");
+    }
+    let app = spawn_app_on(&database, Config::defaults()).await;
+    assert_eq!(app.all_names().await, SEED_NAMES, "the seed, once");
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_server_stops_its_start() {
+    let database = fresh_database().await;
+    Store::postgres(&database, 1, 100)
+        .await
+        .expect("a first start");
+    let (client, connection) = tokio_postgres::connect(&database, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO prog_lang_api_schema (version) VALUES (1000)",
+            &[],
+        )
+        .await
+        .expect("a newer version");
+    let error = Store::postgres(&database, 1, 100)
+        .await
+        .map(drop)
+        .expect_err("a schema newer than the server");
+    assert!(error.to_string().contains("newer"), "{error}");
+}
+
+/// A TCP proxy to the test database that a test can cut (every connection closed, new ones
+/// refused) and restore.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<JoinSet<()>>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(Mutex::new(JoinSet::new()));
+        let (accepting, tasks) = (Arc::clone(&up), Arc::clone(&connections));
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let target = target.clone();
+                tasks.lock().expect("lock").spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            up,
+            connections,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.connections.lock().expect("lock").abort_all();
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The host and port of a postgres:// URL, and the URL with them replaced by `127.0.0.1:port`.
+fn through(url: &str, port: u16) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (credentials, rest) = rest.rsplit_once('@').map_or(("", rest), |(c, r)| (c, r));
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (host_port, tail) = rest.split_at(end);
+    let at = if credentials.is_empty() { "" } else { "@" };
+    (
+        host_port.to_owned(),
+        format!("{scheme}://{credentials}{at}127.0.0.1:{port}{tail}"),
+    )
+}
+
+#[tokio::test]
+async fn an_outage_is_a_503_within_5_s_and_service_resumes_by_itself() {
+    let database = fresh_database().await;
+    let (target, _) = through(&database, 0);
+    let proxy = Proxy::start(target).await;
+    let (_, proxied) = through(&database, proxy.port);
+    let app = spawn_app_on(&proxied, Config::defaults()).await;
+    assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
+
+    proxy.cut();
+    for path in ["/programming_languages/COBOL", "/programming_languages"] {
+        let started = Instant::now();
+        let response = app.get(path).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path}: too slow"
+        );
+        assert!(response.headers().contains_key("retry-after"), "{path}");
+        problem(
+            response,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "/problems/service-unavailable",
+            path,
+        )
+        .await;
+    }
+    let created = app.create(&language("Rust", 2015, "ownership")).await;
+    assert_eq!(created.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if app.get("/healthz").await.status() == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "service did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_language("Rust").await.status(),
+        StatusCode::NOT_FOUND,
+        "the create during the outage did not happen"
+    );
+}
+
+/// The password of the test server's URL.
+fn password(url: &str) -> String {
+    let (_, rest) = url.split_once("://").expect("a URL");
+    let credentials = rest.rsplit_once('@').map(|(c, _)| c).expect("credentials");
+    let (_, password) = credentials.split_once(':').expect("a password");
+    assert!(
+        password.len() >= 8,
+        "the test server's password is too short to look for"
+    );
+    password.to_owned()
+}
+
+/// A loopback port free a moment ago.
+async fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// Runs the server binary with `database_url` and `arguments`, and returns its exit status (after
+/// `stop_after`, if it is still running, SIGTERM) and what it wrote.
+async fn run_binary(
+    database_url: &str,
+    arguments: &[&str],
+    stop_after: Duration,
+) -> (Option<i32>, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_prog-lang-api"))
+        .args(arguments)
+        .env("PROG_LANG_API_DATABASE_URL", database_url)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server binary");
+    let status = match tokio::time::timeout(stop_after, child.wait()).await {
+        Ok(status) => status.expect("wait"),
+        Err(_) => {
+            let pid = child.id().expect("running");
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            child.wait().await.expect("wait")
+        }
+    };
+    let mut stderr = String::new();
+    let mut stdout = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .await;
+    let _ = child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .await;
+    (status.code(), stderr + &stdout)
+}
+
+#[tokio::test]
+async fn the_password_never_appears_in_help_logs_or_errors() {
+    let server = std::env::var(TEST_DATABASE_VARIABLE).expect("the test server");
+    let secret = password(&server);
+
+    let (code, help) = run_binary(&server, &["--help"], Duration::from_secs(10)).await;
+    assert_eq!(code, Some(0));
+    assert!(help.contains("--database-url"), "{help}");
+    assert!(!help.contains(&secret), "--help shows the password");
+
+    // A wrong password: refused by the server, a one-line message, exit 1.
+    let wrong = server.replace(&secret, "not-the-password-hunter2");
+    let addr = format!("127.0.0.1:{}", free_port().await);
+    let (code, output) = run_binary(&wrong, &["--addr", &addr], Duration::from_secs(30)).await;
+    assert_eq!(code, Some(1), "{output}");
+    assert!(!output.contains("hunter2"), "{output}");
+    assert_eq!(output.trim().lines().count(), 1, "{output}");
+
+    // A database that is up, then lost: the warnings say so, without the password.
+    let database = fresh_database().await;
+    let (target, _) = through(&database, 0);
+    let proxy = Proxy::start(target).await;
+    let (_, proxied) = through(&database, proxy.port);
+    let addr = format!("127.0.0.1:{}", free_port().await);
+    let health = format!("http://{addr}/healthz");
+    let outage = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut up = false;
+        for _ in 0..100 {
+            if let Ok(response) = client.get(&health).send().await {
+                up = response.status() == StatusCode::OK;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        proxy.cut();
+        let down = client.get(&health).send().await.map(|r| r.status()).ok();
+        (up, down, proxy)
+    });
+    let arguments = ["--addr", &addr, "--log-format", "json"];
+    let (_, output) = run_binary(&proxied, &arguments, Duration::from_secs(8)).await;
+    let (up, down, _proxy) = outage.await.expect("the outage");
+    assert!(up, "{output}");
+    assert_eq!(down, Some(StatusCode::SERVICE_UNAVAILABLE), "{output}");
+    assert!(
+        output.contains("database"),
+        "the outage is logged: {output}"
+    );
+    assert!(!output.contains(&secret), "{output}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_stops_the_start_within_30_s() {
+    let closed = free_port().await; // nothing listens on it
+    let url = format!("postgres://prog:hunter2-secret@127.0.0.1:{closed}/nowhere");
+    let started = Instant::now();
+    let addr = format!("127.0.0.1:{}", free_port().await);
+    let (code, output) = run_binary(&url, &["--addr", &addr], Duration::from_secs(40)).await;
+    assert!(started.elapsed() < Duration::from_secs(30), "{output}");
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("cannot reach the database"), "{output}");
+    assert!(!output.contains("hunter2"), "{output}");
+}
