@@ -4,9 +4,26 @@
 run *ARGS:
     cargo run --release -- {{ARGS}}
 
-# Run every test
+# Run every test (on PostgreSQL too when PROG_LANG_API_TEST_DATABASE_URL is set: see `just test-db`)
 test:
     cargo test
+
+# Run every test, the black-box suite on both stores, with the development database's server
+test-db:
+    PROG_LANG_API_TEST_DATABASE_URL="$(tests/postgres/cluster start target/dev-postgres)" cargo test
+
+# Start a development PostgreSQL in target/dev-postgres, on a free port, and print its URL (needs
+# Debian's postgresql package, and root or the postgres user)
+db:
+    tests/postgres/cluster start target/dev-postgres
+
+# Stop the development PostgreSQL
+db-stop:
+    tests/postgres/cluster stop target/dev-postgres
+
+# Serve on the development PostgreSQL, starting it if needed (flags after `--`, as for `run`)
+run-db *ARGS:
+    PROG_LANG_API_DATABASE_URL="$(tests/postgres/cluster start target/dev-postgres)" cargo run --release -- {{ARGS}}
 
 # Format the code
 fmt:
@@ -44,6 +61,7 @@ bench: bench-load bench-store
 bench-load:
     benches/load/run
 
-# The store's criterion benchmarks at 1,000 / 100,000 / 1,000,000 languages, and its memory per language
+# The stores' criterion benchmarks: in memory at 1,000 / 100,000 / 1,000,000 languages, with its
+# memory per language; PostgreSQL at 1,000 and 1,000,000 rows, on the development database
 bench-store:
-    cargo bench --bench store
+    PROG_LANG_API_TEST_DATABASE_URL="$(tests/postgres/cluster start target/dev-postgres)" cargo bench --bench store

@@ -1,6 +1,8 @@
 //! The in-memory store at 1,000, 100,000 and 1,000,000 languages: a page of 100 unfiltered and
 //! under a narrow year filter, a get, a create and delete; and the memory each language costs.
-//! Run: cargo bench --bench store   (or: just bench-store)
+//! Then, when PROG_LANG_API_TEST_DATABASE_URL names a PostgreSQL server it may create databases
+//! on, the PostgreSQL store at 1,000 and 1,000,000 rows: a get, a page of 100, a create.
+//! Run: cargo bench --bench store   (or: just bench-store, which starts a database)
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use futures_util::FutureExt;
@@ -97,10 +99,113 @@ fn memory() {
     drop(store);
 }
 
+/// The PostgreSQL store, each size in a database of its own, filled by one `INSERT … SELECT`.
+fn postgres(c: &mut Criterion) {
+    let Ok(server) = std::env::var("PROG_LANG_API_TEST_DATABASE_URL") else {
+        println!("PROG_LANG_API_TEST_DATABASE_URL is not set: no PostgreSQL benchmarks");
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    for size in [1_000_u64, 1_000_000] {
+        let (store, url) = runtime.block_on(postgres_store(&server, size));
+        let mut group = c.benchmark_group(format!("postgres/{size}"));
+        let name = language(size / 2).name;
+        group.bench_function("get", |b| {
+            b.iter(|| runtime.block_on(store.get(&name)).expect("get"))
+        });
+        let middle = Some(Cursor(size / 2));
+        group.bench_function(BenchmarkId::new("page of 100", "unfiltered"), |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(store.list(YearFilter::default(), middle, 100))
+                    .expect("page")
+            })
+        });
+        let narrow = YearFilter {
+            after: Some(1949),
+            before: Some(1951),
+        };
+        group.bench_function(BenchmarkId::new("page of 100", "one year"), |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(store.list(narrow, None, 100))
+                    .expect("page")
+            })
+        });
+        let mut next = size;
+        group.bench_function("create", |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(store.create(language(next)))
+                    .expect("create");
+                next += 1;
+            })
+        });
+        group.finish();
+        drop(store);
+        runtime.block_on(drop_database(&server, &url));
+    }
+}
+
+/// A PostgreSQL store of `size` languages in a new database on `server`, and that database's URL.
+async fn postgres_store(server: &str, size: u64) -> (Store, String) {
+    let admin = connect(server).await;
+    let database = format!("prog_lang_api_bench_{size}_{}", std::process::id());
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+        format!("CREATE DATABASE {database}"),
+    ] {
+        admin
+            .batch_execute(&statement)
+            .await
+            .expect("a bench database");
+    }
+    let (scheme, rest) = server.split_once("://").expect("a postgres:// URL");
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let url = format!("{scheme}://{authority}/{database}");
+    let store = Store::postgres(&url, 4, u64::MAX).await.expect("a store");
+    let fill = connect(&url).await;
+    let last = i64::try_from(size).expect("a size") - 1;
+    fill.execute(
+        "INSERT INTO languages (name, publication_year, contribution)
+         SELECT format('Language %s', lpad(i::text, 7, '0')), 1800 + i % 301,
+                convert_to(format('the contribution of language number %s', i), 'UTF8')
+         FROM generate_series(8, $1::bigint) AS i",
+        &[&last],
+    )
+    .await
+    .expect("fill");
+    for statement in [
+        format!("UPDATE store_state SET language_count = {size}"),
+        "VACUUM ANALYZE languages".to_owned(),
+    ] {
+        fill.batch_execute(&statement)
+            .await
+            .expect("count and analyze");
+    }
+    (store, url)
+}
+
+async fn drop_database(server: &str, url: &str) {
+    let database = url.rsplit('/').next().unwrap_or_default();
+    let _ = connect(server)
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        .await;
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = operations
+    targets = operations, postgres
 }
 
 fn main() {

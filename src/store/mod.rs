@@ -22,6 +22,9 @@ pub use stored::Stored;
 #[derive(Clone)]
 pub struct Store(Arc<Backend>);
 
+/// Each operation on PostgreSQL awaits a boxed future: unboxed, its size (kilobytes of driver
+/// state) would be part of every `Store` future, and the in-memory store's too would be moved and
+/// copied at that size on every call.
 enum Backend {
     Memory(MemoryStore),
     Postgres(PostgresStore),
@@ -51,7 +54,7 @@ impl Store {
     ) -> Result<Page, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => Ok(store.list(filter, after, limit)),
-            Backend::Postgres(store) => store.list(filter, after, limit).await,
+            Backend::Postgres(store) => Box::pin(store.list(filter, after, limit)).await,
         }
     }
 
@@ -59,7 +62,7 @@ impl Store {
     pub async fn get(&self, name: &str) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.get(name),
-            Backend::Postgres(store) => store.get(name).await,
+            Backend::Postgres(store) => Box::pin(store.get(name)).await,
         }
     }
 
@@ -68,7 +71,7 @@ impl Store {
     pub async fn create(&self, language: Language) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.create(&language),
-            Backend::Postgres(store) => store.create(&language).await,
+            Backend::Postgres(store) => Box::pin(store.create(&language)).await,
         }
     }
 
@@ -83,7 +86,7 @@ impl Store {
     ) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.update(name, changes, precondition),
-            Backend::Postgres(store) => store.update(name, changes, precondition).await,
+            Backend::Postgres(store) => Box::pin(store.update(name, changes, precondition)).await,
         }
     }
 
@@ -95,7 +98,7 @@ impl Store {
     ) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.delete(name, precondition),
-            Backend::Postgres(store) => store.delete(name, precondition).await,
+            Backend::Postgres(store) => Box::pin(store.delete(name, precondition)).await,
         }
     }
 
@@ -103,7 +106,7 @@ impl Store {
     pub(crate) async fn health(&self) -> Result<(), StoreError> {
         match &*self.0 {
             Backend::Memory(_) => Ok(()),
-            Backend::Postgres(store) => store.health().await,
+            Backend::Postgres(store) => Box::pin(store.health()).await,
         }
     }
 
