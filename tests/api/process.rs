@@ -196,6 +196,21 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
             vec![("PROG_LANG_API_WRITE_TOKENS", "has space")],
             "write tokens",
         ),
+        (
+            vec!["--database-url", "mysql://user:has space@host/db"],
+            vec![],
+            "--database-url",
+        ),
+        (
+            vec![],
+            vec![("PROG_LANG_API_DATABASE_URL", "user:has space@host")],
+            "--database-url",
+        ),
+        (
+            vec!["--database-pool-size", "0"],
+            vec![],
+            "--database-pool-size",
+        ),
     ];
     for (args, env, named) in cases {
         let output = command(&args, &env)
@@ -206,7 +221,10 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
         assert!(stderr.contains(named), "{named} in {stderr}");
-        assert!(!stderr.contains("has space"), "a token is never echoed");
+        assert!(
+            !stderr.contains("has space"),
+            "a token or a password is never echoed"
+        );
     }
 }
 
@@ -229,6 +247,8 @@ fn help_documents_every_setting() {
         ("--public-url", "PROG_LANG_API_PUBLIC_URL"),
         ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
         ("--idle-timeout", "PROG_LANG_API_IDLE_TIMEOUT"),
+        ("--database-url", "PROG_LANG_API_DATABASE_URL"),
+        ("--database-pool-size", "PROG_LANG_API_DATABASE_POOL_SIZE"),
     ] {
         assert!(
             help.contains(flag) && help.contains(variable),
