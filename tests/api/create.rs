@@ -150,3 +150,44 @@ async fn errors_speak_json_not_rust() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_contribution_holding_u0000_comes_back_byte_for_byte() {
+    let app = spawn_app().await;
+    let contribution = "nul \u{0} in the middle, and é";
+    let created = app.create(&language("Nul", 2001, contribution)).await;
+    assert_eq!(
+        json_body(created, StatusCode::CREATED).await["contribution"],
+        contribution
+    );
+    let read = json_body(app.get_language("Nul").await, StatusCode::OK).await;
+    assert_eq!(read["contribution"], contribution);
+}
+
+#[tokio::test]
+async fn a_name_holding_u0000_in_the_path_is_a_404() {
+    let app = spawn_app().await;
+    let instance = "/programming_languages/a%00b";
+    problem(
+        app.get_language("a%00b").await,
+        StatusCode::NOT_FOUND,
+        "/problems/not-found",
+        instance,
+    )
+    .await;
+    problem(
+        app.delete("a%00b").await,
+        StatusCode::NOT_FOUND,
+        "/problems/not-found",
+        instance,
+    )
+    .await;
+    problem(
+        app.update("a%00b", &json!({"publication_year": 2000}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "/problems/not-found",
+        instance,
+    )
+    .await;
+}
