@@ -267,13 +267,10 @@ impl PostgresStore {
         }
         self.run(async |client| {
             let transaction = client.transaction().await?;
-            let current = match locked(&transaction, name).await? {
+            let current = match locked(&transaction, name, precondition).await? {
                 Ok(current) => current,
                 Err(error) => return Ok(Err(error)),
             };
-            if !precondition(&current) {
-                return Ok(Err(StoreError::PreconditionFailed));
-            }
             let year = changes
                 .publication_year
                 .unwrap_or(current.publication_year());
@@ -322,13 +319,10 @@ impl PostgresStore {
                     &[],
                 )
                 .await?;
-            let current = match locked(&transaction, name).await? {
+            let current = match locked(&transaction, name, precondition).await? {
                 Ok(current) => current,
                 Err(error) => return Ok(Err(error)),
             };
-            if !precondition(&current) {
-                return Ok(Err(StoreError::PreconditionFailed));
-            }
             transaction
                 .execute(
                     &transaction
@@ -528,10 +522,12 @@ async fn seed_store(transaction: &Transaction<'_>) -> Result<(), tokio_postgres:
     Ok(())
 }
 
-/// The language named `name`, its row locked until the transaction ends.
+/// The language named `name`, its row locked until the transaction ends, if `precondition` holds
+/// for it.
 async fn locked(
     transaction: &Transaction<'_>,
     name: &str,
+    precondition: Precondition<'_>,
 ) -> Result<Result<Stored, StoreError>, tokio_postgres::Error> {
     let statement = transaction
         .prepare_cached(&format!(
@@ -539,7 +535,16 @@ async fn locked(
         ))
         .await?;
     let row = transaction.query_opt(&statement, &[&name]).await?;
-    Ok(row.as_ref().map_or(Err(StoreError::NotFound), stored))
+    Ok(match row {
+        None => Err(StoreError::NotFound),
+        Some(row) => stored(&row).and_then(|current| {
+            if precondition(&current) {
+                Ok(current)
+            } else {
+                Err(StoreError::PreconditionFailed)
+            }
+        }),
+    })
 }
 
 /// A row of `languages` as a stored language.

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use prog_lang_api::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::{
@@ -10,15 +9,9 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{json_body, language, problem, spawn_app, spawn_app_with};
+use crate::helpers::{json_body, language, problem, spawn_app, spawn_app_with, with};
 
 const TOKEN: &str = "s3cret-token_1";
-
-fn with(change: impl FnOnce(&mut Config)) -> Config {
-    let mut config = Config::defaults();
-    change(&mut config);
-    config
-}
 
 #[tokio::test]
 async fn with_tokens_writes_need_one_and_reads_stay_open() {

@@ -21,6 +21,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Config::defaults()).await
 }
 
+/// The default configuration, with `change` made to it.
+pub fn with(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config::defaults();
+    change(&mut config);
+    config
+}
+
 /// A server with `config` (its address is ignored: the server gets a free port).
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let store = match crate::STORE {

@@ -20,14 +20,32 @@ use tokio::{
 };
 
 use crate::helpers::{
-    SEED_NAMES, TEST_DATABASE_VARIABLE, fresh_database, json_body, language, names, problem,
-    spawn_app_on,
+    SEED_NAMES, TEST_DATABASE_VARIABLE, TestApp, fresh_database, json_body, language, names,
+    problem, spawn_app_on, with,
 };
 
-fn config(change: impl FnOnce(&mut Config)) -> Config {
-    let mut config = Config::defaults();
-    change(&mut config);
-    config
+/// Creates `count` languages at once, the `i`th named `name(i)`, alternately on each server, and
+/// returns the statuses.
+async fn create_across(
+    servers: &Arc<[TestApp; 2]>,
+    count: usize,
+    name: impl Fn(usize) -> String,
+) -> Vec<StatusCode> {
+    let mut creates = JoinSet::new();
+    for i in 0..count {
+        let (servers, name) = (Arc::clone(servers), name(i));
+        creates.spawn(async move {
+            servers[i % 2]
+                .create(&language(&name, 2000, &format!("writer {i}")))
+                .await
+                .status()
+        });
+    }
+    creates.join_all().await
+}
+
+fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
 }
 
 #[tokio::test]
@@ -146,55 +164,23 @@ async fn of_twenty_concurrent_creates_of_one_name_across_servers_exactly_one_is_
         spawn_app_on(&database, Config::defaults()).await,
         spawn_app_on(&database, Config::defaults()).await,
     ]);
-    let mut creates = JoinSet::new();
-    for i in 0..20 {
-        let servers = Arc::clone(&servers);
-        creates.spawn(async move {
-            servers[i % 2]
-                .create(&language("Contested", 2000, &format!("writer {i}")))
-                .await
-                .status()
-        });
-    }
-    let statuses: Vec<StatusCode> = creates.join_all().await;
-    let created = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CREATED)
-        .count();
-    let conflicts = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CONFLICT)
-        .count();
+    let statuses = create_across(&servers, 20, |_| "Contested".to_owned()).await;
+    let created = count(&statuses, StatusCode::CREATED);
+    let conflicts = count(&statuses, StatusCode::CONFLICT);
     assert_eq!((created, conflicts), (1, 19), "{statuses:?}");
 }
 
 #[tokio::test]
 async fn the_capacity_holds_across_servers() {
     let database = fresh_database().await;
-    let small = || config(|c| c.max_languages = 10);
+    let small = || with(|c| c.max_languages = 10);
     let servers = Arc::new([
         spawn_app_on(&database, small()).await,
         spawn_app_on(&database, small()).await,
     ]);
-    let mut creates = JoinSet::new();
-    for i in 0..8 {
-        let servers = Arc::clone(&servers);
-        creates.spawn(async move {
-            servers[i % 2]
-                .create(&language(&format!("New {i}"), 2000, "x"))
-                .await
-                .status()
-        });
-    }
-    let statuses: Vec<StatusCode> = creates.join_all().await;
-    let created = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CREATED)
-        .count();
-    let full = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::INSUFFICIENT_STORAGE)
-        .count();
+    let statuses = create_across(&servers, 8, |i| format!("New {i}")).await;
+    let created = count(&statuses, StatusCode::CREATED);
+    let full = count(&statuses, StatusCode::INSUFFICIENT_STORAGE);
     assert_eq!((created, full), (2, 6), "{statuses:?}");
     assert_eq!(servers[0].all_names().await.len(), 10);
     assert_eq!(servers[1].delete("COBOL").await.status(), StatusCode::OK);
