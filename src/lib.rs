@@ -30,4 +30,4 @@ mod store;
 pub use config::{Config, LogFormat};
 pub use schema::{Language, LanguageChanges};
 pub use server::serve;
-pub use store::{Cursor, Page, Precondition, Store, StoreError, Stored, YearFilter};
+pub use store::{Cursor, Page, Precondition, StartError, Store, StoreError, Stored, YearFilter};
