@@ -308,20 +308,14 @@ impl Problem {
         )
     }
 
-    /// 503: the store cannot be reached. `Retry-After` says when to try again; the log has the
-    /// cause.
-    pub(crate) fn service_unavailable(instance: &str) -> Response {
-        let mut response = Self::new(
+    /// 503: the store cannot be reached; the response's `Retry-After` says when to try again, and
+    /// the log has the cause.
+    pub(crate) fn service_unavailable(instance: &str) -> Self {
+        Self::new(
             ProblemKind::ServiceUnavailable,
             instance,
             "The database cannot be reached; try again shortly.",
         )
-        .into_response();
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECONDS),
-        );
-        response
     }
 
     /// 500: a bug. The detail says nothing of it; the log has the cause.
@@ -385,7 +379,7 @@ fn parameter_detail(name: &str) -> &'static str {
 }
 
 /// What a 503 asks a client to wait, in seconds.
-const RETRY_AFTER_SECONDS: &str = "2";
+pub(crate) const RETRY_AFTER_SECONDS: &str = "2";
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {

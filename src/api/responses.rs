@@ -21,6 +21,14 @@ pub(crate) enum ListLanguagesResponse {
     /// not issued for these filters.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
+    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        ProblemJson,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -48,6 +56,14 @@ pub(crate) enum GetLanguageResponse {
     /// No language has this name.
     #[oai(status = 404)]
     NotFound(ProblemJson),
+    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        ProblemJson,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -78,6 +94,14 @@ pub(crate) enum CreateLanguageResponse {
     /// The store holds `--max-languages` languages: nothing was created.
     #[oai(status = 507)]
     InsufficientStorage(ProblemJson),
+    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        ProblemJson,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
 }
 
 /// PUT and PATCH have one meaning, so one set of answers.
@@ -107,6 +131,14 @@ pub(crate) enum UpdateLanguageResponse {
     /// The body is not declared as JSON.
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemJson),
+    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        ProblemJson,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
 }
 
 /// PATCH answers as PUT does.
@@ -133,6 +165,14 @@ pub(crate) enum DeleteLanguageResponse {
     /// `If-Match` does not match the language's current ETag: nothing was deleted.
     #[oai(status = 412)]
     PreconditionFailed(ProblemJson),
+    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        ProblemJson,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -144,6 +184,14 @@ pub(crate) enum HealthResponse {
     #[allow(dead_code)] // raised by `middleware::check_request`
     #[oai(status = 400)]
     BadRequest(ProblemJson),
+    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        ProblemJson,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -158,6 +206,11 @@ pub(super) trait AnswerError: Sized {
     fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self>;
 }
 
+/// The `Retry-After` of a 503, in seconds.
+fn retry_after() -> String {
+    crate::problem::RETRY_AFTER_SECONDS.to_owned()
+}
+
 /// The response that answers `error`; a fact the operation does not declare is a bug (500).
 pub(super) fn answer_error<R: AnswerError>(error: StoreError, instance: &str) -> Result<R> {
     let problem = match error {
@@ -165,12 +218,7 @@ pub(super) fn answer_error<R: AnswerError>(error: StoreError, instance: &str) ->
         StoreError::AlreadyExists => Problem::already_exists(instance),
         StoreError::PreconditionFailed => Problem::precondition_failed(instance),
         StoreError::Full => Problem::insufficient_storage(instance),
-        // Any operation can meet it: the `default` response of every operation covers it.
-        StoreError::Unavailable => {
-            return Err(poem::Error::from_response(Problem::service_unavailable(
-                instance,
-            )));
-        }
+        StoreError::Unavailable => Problem::service_unavailable(instance),
     };
     R::for_error(&error, problem.into()).ok_or_else(|| unexpected(error))
 }
@@ -185,20 +233,27 @@ fn unexpected(error: StoreError) -> poem::Error {
 }
 
 impl AnswerError for ListLanguagesResponse {
-    fn for_error(_: &StoreError, _: ProblemJson) -> Option<Self> {
-        None
+    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
+        match error {
+            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
+            _ => None,
+        }
     }
 }
 
 impl AnswerError for HealthResponse {
-    fn for_error(_: &StoreError, _: ProblemJson) -> Option<Self> {
-        None
+    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
+        match error {
+            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
+            _ => None,
+        }
     }
 }
 
 impl AnswerError for GetLanguageResponse {
     fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         match error {
+            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
             StoreError::NotFound => Some(Self::NotFound(problem)),
             _ => None,
         }
@@ -208,6 +263,7 @@ impl AnswerError for GetLanguageResponse {
 impl AnswerError for CreateLanguageResponse {
     fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         match error {
+            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
             StoreError::AlreadyExists => Some(Self::Conflict(problem)),
             StoreError::Full => Some(Self::InsufficientStorage(problem)),
             _ => None,
@@ -218,6 +274,7 @@ impl AnswerError for CreateLanguageResponse {
 impl AnswerError for UpdateLanguageResponse {
     fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         match error {
+            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
             StoreError::NotFound => Some(Self::NotFound(problem)),
             StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
             _ => None,
@@ -228,6 +285,7 @@ impl AnswerError for UpdateLanguageResponse {
 impl AnswerError for DeleteLanguageResponse {
     fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         match error {
+            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
             StoreError::NotFound => Some(Self::NotFound(problem)),
             StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
             _ => None,

@@ -34,6 +34,8 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest a statement may run on the server.
 const STATEMENT_TIMEOUT_MS: u64 = 3_000;
+/// The longest the server keeps a session that sits idle inside a transaction.
+const IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 5_000;
 /// How long a server keeps trying to reach the database at start.
 const START_TIMEOUT: Duration = Duration::from_secs(25);
 /// The advisory lock that migrations run under, so that servers starting together take turns.
@@ -77,9 +79,16 @@ impl PostgresStore {
         let mut config = tokio_postgres::Config::from_str(url).map_err(|_| {
             StartError("the database URL is not a valid PostgreSQL connection URL".to_owned())
         })?;
+        // The server's side of the bounds: a statement cannot run on, and a session this server
+        // lost inside a transaction (holding the row that creates and deletes lock) is ended
+        // within seconds, not when the operating system's keepalive gives up hours later.
         let options = [
             config.get_options().unwrap_or_default(),
-            &format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"),
+            &format!(
+                "-c statement_timeout={STATEMENT_TIMEOUT_MS} \
+                 -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS} \
+                 -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
+            ),
         ]
         .join(" ");
         config
@@ -109,10 +118,23 @@ impl PostgresStore {
             .build()
             .map_err(|error| StartError(format!("cannot set up the database pool: {error}")))?;
 
-        let mut client = first_connection(&pool, &place).await?;
-        let page_token_key = migrate(&mut client)
-            .await
-            .map_err(|error| StartError(format!("cannot prepare the database {place}: {error}")))?;
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let mut client = first_connection(&pool, &place, deadline).await?;
+        let prepared = tokio::time::timeout_at(deadline, migrate(&mut client)).await;
+        let page_token_key = match prepared {
+            Ok(Ok(key)) => key,
+            Ok(Err(error)) => {
+                return Err(StartError(format!(
+                    "cannot prepare the database {place}: {error}"
+                )));
+            }
+            Err(_) => {
+                return Err(StartError(format!(
+                    "the database {place} did not answer within {} s",
+                    START_TIMEOUT.as_secs()
+                )));
+            }
+        };
         Ok(Self {
             pool,
             page_token_key,
@@ -394,14 +416,22 @@ fn describe(config: &tokio_postgres::Config) -> String {
 
 /// The first connection, retried until `START_TIMEOUT` while the database is starting up or out
 /// of reach.
-async fn first_connection(pool: &Pool, place: &str) -> Result<Object, StartError> {
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+async fn first_connection(
+    pool: &Pool,
+    place: &str,
+    deadline: tokio::time::Instant,
+) -> Result<Object, StartError> {
     loop {
         match pool.get().await {
             Ok(client) => return Ok(client),
-            // The database answered, and said no (a wrong password, no such database): waiting
-            // will not change its mind.
-            Err(deadpool_postgres::PoolError::Backend(error)) if error.as_db_error().is_some() => {
+            // The database answered, and said no for good (a wrong password, no such database):
+            // waiting will not change its mind. One that is starting up, or has no connection to
+            // spare, may yet.
+            Err(deadpool_postgres::PoolError::Backend(error))
+                if error
+                    .as_db_error()
+                    .is_some_and(|error| refuses_for_good(error.code())) =>
+            {
                 return Err(StartError(format!(
                     "the database {place} refused the connection: {}",
                     error.as_db_error().map_or("", |error| error.message())
@@ -417,6 +447,12 @@ async fn first_connection(pool: &Pool, place: &str) -> Result<Object, StartError
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
+}
+
+/// Whether a database's refusal to connect is final: a failed authorization (class 28) or no such
+/// database (3D000).
+fn refuses_for_good(code: &tokio_postgres::error::SqlState) -> bool {
+    code.code().starts_with("28") || *code == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME
 }
 
 /// Why a connection failed, in words that hold no part of the URL.
@@ -436,7 +472,25 @@ fn connect_failure(error: &deadpool_postgres::PoolError) -> String {
 /// error: this server might break what a newer one relies on.
 async fn migrate(client: &mut Object) -> Result<Vec<u8>, String> {
     let failed = |error: tokio_postgres::Error| error.to_string();
+    // Names and contributions are any Unicode text: a database in another encoding would refuse
+    // some of them, and a client's valid request would fail.
+    let encoding: String = client
+        .query_one("SHOW server_encoding", &[])
+        .await
+        .map_err(failed)?
+        .get(0);
+    if encoding != "UTF8" {
+        return Err(format!(
+            "its encoding is {encoding}, not UTF8: create it with ENCODING 'UTF8'"
+        ));
+    }
     let transaction = client.transaction().await.map_err(failed)?;
+    // Waiting for another server's migration, or running a long one, may take longer than an
+    // API statement; the start's own deadline bounds it.
+    transaction
+        .batch_execute("SET LOCAL statement_timeout = 0")
+        .await
+        .map_err(failed)?;
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await

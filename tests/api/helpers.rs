@@ -89,14 +89,48 @@ pub async fn fresh_database() -> String {
         .await
         .expect("connect to the test database server");
     tokio::spawn(connection);
+    drop_earlier_databases(&client).await;
     let mut id = [0u8; 8];
     getrandom::fill(&mut id).expect("random bytes");
-    let name = format!("prog_lang_api_test_{:016x}", u64::from_be_bytes(id));
+    let name = format!(
+        "{TEST_DATABASE_PREFIX}{}_{:016x}",
+        std::process::id(),
+        u64::from_be_bytes(id)
+    );
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .expect("create a test database");
     with_database(&server, &name)
+}
+
+/// Every test database is named this, then the id of the test process that made it.
+const TEST_DATABASE_PREFIX: &str = "prog_lang_api_test_";
+
+/// Drops, once per test process, the test databases that earlier test processes left and that
+/// nobody uses any more: a run leaves at most its own.
+async fn drop_earlier_databases(client: &tokio_postgres::Client) {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let ours = format!("{TEST_DATABASE_PREFIX}{}_", std::process::id());
+        let rows = client
+            .query(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+                &[&TEST_DATABASE_PREFIX],
+            )
+            .await
+            .unwrap_or_default();
+        for row in rows {
+            let name: String = row.get(0);
+            if !name.starts_with(&ours) {
+                // Refused while a server still uses it: then it is not a leftover.
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .await;
+            }
+        }
+    })
+    .await;
 }
 
 /// `url` with its database replaced by `database`.

@@ -3,10 +3,7 @@
 
 use std::{
     process::Stdio,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -16,6 +13,7 @@ use serde_json::json;
 use tokio::{
     io::AsyncReadExt,
     net::{TcpListener, TcpStream},
+    sync::watch,
     task::JoinSet,
 };
 
@@ -234,47 +232,61 @@ async fn a_schema_newer_than_the_server_stops_its_start() {
 }
 
 /// A TCP proxy to the test database that a test can cut (every connection closed, new ones
-/// refused) and restore.
+/// refused), stall (every connection kept open but nothing relayed, new ones accepted and left
+/// unanswered: a database that stops answering) and restore.
 struct Proxy {
     port: u16,
-    up: Arc<AtomicBool>,
-    connections: Arc<Mutex<JoinSet<()>>>,
+    state: watch::Sender<Link>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Up,
+    Cut,
+    Stalled,
 }
 
 impl Proxy {
     async fn start(target: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
-        let up = Arc::new(AtomicBool::new(true));
-        let connections = Arc::new(Mutex::new(JoinSet::new()));
-        let (accepting, tasks) = (Arc::clone(&up), Arc::clone(&connections));
+        let (state, watching) = watch::channel(Link::Up);
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !accepting.load(Ordering::SeqCst) {
-                    continue; // dropped: closed at once
-                }
-                let target = target.clone();
-                tasks.lock().expect("lock").spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            while let Ok((client, _)) = listener.accept().await {
+                let (target, mut link) = (target.clone(), watching.clone());
+                tokio::spawn(async move {
+                    let mut client = client;
+                    let current = *link.borrow_and_update();
+                    match current {
+                        Link::Cut => return, // closed at once
+                        Link::Stalled => {
+                            // Held, unanswered, until the link changes.
+                            let _ = link.changed().await;
+                            return;
+                        }
+                        Link::Up => {}
+                    }
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let stalled = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+                        changed = link.wait_for(|link| *link != Link::Up) => {
+                            changed.is_ok_and(|link| *link == Link::Stalled)
+                        }
+                    };
+                    if stalled {
+                        // Both sockets stay open and silent until the link changes.
+                        let _ = link.changed().await;
                     }
                 });
             }
         });
-        Self {
-            port,
-            up,
-            connections,
-        }
+        Self { port, state }
     }
 
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.connections.lock().expect("lock").abort_all();
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
+    fn set(&self, link: Link) {
+        self.state.send_replace(link);
     }
 }
 
@@ -300,7 +312,7 @@ async fn an_outage_is_a_503_within_5_s_and_service_resumes_by_itself() {
     let app = spawn_app_on(&proxied, Config::defaults()).await;
     assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
 
-    proxy.cut();
+    proxy.set(Link::Cut);
     for path in ["/programming_languages/COBOL", "/programming_languages"] {
         let started = Instant::now();
         let response = app.get(path).await;
@@ -324,7 +336,7 @@ async fn an_outage_is_a_503_within_5_s_and_service_resumes_by_itself() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 
-    proxy.restore();
+    proxy.set(Link::Up);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if app.get("/healthz").await.status() == StatusCode::OK {
@@ -339,6 +351,47 @@ async fn an_outage_is_a_503_within_5_s_and_service_resumes_by_itself() {
         StatusCode::NOT_FOUND,
         "the create during the outage did not happen"
     );
+}
+
+#[tokio::test]
+async fn a_database_that_stops_answering_is_a_503_within_5_s_for_every_request() {
+    let database = fresh_database().await;
+    let (target, _) = through(&database, 0);
+    let proxy = Proxy::start(target).await;
+    let (_, proxied) = through(&database, proxy.port);
+    let app = Arc::new(spawn_app_on(&proxied, Config::defaults()).await);
+    assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
+
+    proxy.set(Link::Stalled);
+    // More requests at once than the pool has connections (4 in the tests): those that get a
+    // connection wait on a silent one, the others wait for a connection.
+    let mut requests = JoinSet::new();
+    for i in 0..10 {
+        let app = Arc::clone(&app);
+        requests.spawn(async move {
+            let started = Instant::now();
+            let status = if i % 2 == 0 {
+                app.get_language("COBOL").await.status()
+            } else {
+                app.create(&language(&format!("Stalled {i}"), 2000, "x"))
+                    .await
+                    .status()
+            };
+            (status, started.elapsed())
+        });
+    }
+    for (status, took) in requests.join_all().await {
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(took < Duration::from_secs(5), "a request took {took:?}");
+    }
+
+    proxy.set(Link::Up);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.get("/healthz").await.status() != StatusCode::OK {
+        assert!(Instant::now() < deadline, "service did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
 }
 
 /// The password of the test server's URL.
@@ -364,7 +417,7 @@ async fn free_port() -> u16 {
 }
 
 /// Runs the server binary with `database_url` and `arguments`, and returns its exit status (after
-/// `stop_after`, if it is still running, SIGTERM) and what it wrote.
+/// `stop_after`, if it is still running, it is killed) and what it wrote.
 async fn run_binary(
     database_url: &str,
     arguments: &[&str],
@@ -382,11 +435,11 @@ async fn run_binary(
     let status = match tokio::time::timeout(stop_after, child.wait()).await {
         Ok(status) => status.expect("wait"),
         Err(_) => {
-            let pid = child.id().expect("running");
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-            child.wait().await.expect("wait")
+            child.start_kill().expect("kill the server");
+            tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .expect("the server ends once killed")
+                .expect("wait")
         }
     };
     let mut stderr = String::new();
@@ -441,7 +494,7 @@ async fn the_password_never_appears_in_help_logs_or_errors() {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        proxy.cut();
+        proxy.set(Link::Cut);
         let down = client.get(&health).send().await.map(|r| r.status()).ok();
         (up, down, proxy)
     });
