@@ -124,10 +124,6 @@ pub struct Config {
 pub struct DatabaseUrl(String);
 
 impl DatabaseUrl {
-    pub fn new(url: impl Into<String>) -> Self {
-        Self(url.into())
-    }
-
     /// The URL itself, to connect with: never to print.
     pub fn expose(&self) -> &str {
         &self.0

@@ -1,8 +1,9 @@
 //! The wire types: what a client sends and receives, with the rules of each field.
 //!
 //! poem-openapi derives their schemas (and so the spec) from these declarations; serde reads and
-//! writes them (see `json.rs`), and `validate` enforces the rules the schemas state. The store keeps
-//! `Language` as it is, so a listed page is serialized straight from the store's values.
+//! writes them (see `json.rs`), and `validate` enforces the rules the schemas state. A page holds
+//! the store's own records (`Stored`), which serialize as `Language`s: nothing is copied to answer
+//! a list.
 
 use poem_openapi::{Object, types::Example};
 use serde::{Deserialize, Deserializer, Serialize};

@@ -122,16 +122,9 @@ impl MemoryStore {
         if !precondition(current) {
             return Err(StoreError::PreconditionFailed);
         }
-        let mut language = current.to_language();
-        if let Some(year) = changes.publication_year {
-            language.publication_year = year;
-        }
-        if let Some(contribution) = changes.contribution {
-            language.contribution = contribution;
-        }
-        if language == current.to_language() {
+        let Some(language) = current.changed_by(changes) else {
             return Ok(current.clone());
-        }
+        };
         let current = current.clone();
         let updated = Stored::new(current.position(), &language);
         state.remove(&current);

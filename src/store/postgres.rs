@@ -293,16 +293,9 @@ impl PostgresStore {
                 Ok(current) => current,
                 Err(error) => return Ok(Err(error)),
             };
-            let year = changes
-                .publication_year
-                .unwrap_or(current.publication_year());
-            let contribution = changes
-                .contribution
-                .as_deref()
-                .unwrap_or(current.contribution());
-            if year == current.publication_year() && contribution == current.contribution() {
+            let Some(language) = current.changed_by(changes) else {
                 return Ok(Ok(current));
-            }
+            };
             let row = transaction
                 .query_one(
                     &transaction
@@ -311,7 +304,11 @@ impl PostgresStore {
                                  WHERE position = $1 RETURNING {COLUMNS}"
                         ))
                         .await?,
-                    &[&position(&current), &year, &contribution.as_bytes()],
+                    &[
+                        &position(&current),
+                        &language.publication_year,
+                        &language.contribution.as_bytes(),
+                    ],
                 )
                 .await?;
             transaction.commit().await?;
