@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn an_etag_follows_the_content_only() {
-        let mut language = crate::seed::languages().swap_remove(0);
+        let mut language = crate::language::seed().swap_remove(0);
         let cobol = Stored::new(0, &language);
         assert_eq!(
             etag(&cobol),

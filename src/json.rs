@@ -10,7 +10,7 @@ use poem::{
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions,
     payload::Payload,
-    registry::{MetaMediaType, MetaRequest, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
+    registry::{MetaMediaType, MetaRequest, MetaResponses, MetaSchemaRef, Registry},
     types::Type,
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -55,7 +55,7 @@ impl BodyError {
     /// The problem that answers this error.
     pub(crate) fn into_problem(self, instance: &str) -> Problem {
         match self {
-            Self::TooLarge => Problem::payload_too_large(instance),
+            Self::TooLarge => Problem::payload_too_large(instance, BODY_LIMIT_BYTES),
             Self::NotJson { content_type } => {
                 Problem::unsupported_media_type(instance, content_type.as_deref())
             }
@@ -277,7 +277,7 @@ impl<T: Serialize + Send> IntoResponse for Json<T> {
 
 impl<T: Type + Serialize + Send> ApiResponse for Json<T> {
     fn meta() -> MetaResponses {
-        response_meta::<Self>()
+        crate::problem::response_meta::<Self>()
     }
 
     fn register(registry: &mut Registry) {
@@ -285,26 +285,10 @@ impl<T: Type + Serialize + Send> ApiResponse for Json<T> {
     }
 }
 
-/// The spec's description of a payload answered on its own, with its media type and schema.
-pub(crate) fn response_meta<P: Payload>() -> MetaResponses {
-    MetaResponses {
-        responses: vec![MetaResponse {
-            description: "",
-            status: Some(200),
-            status_range: None,
-            content: vec![MetaMediaType {
-                content_type: P::CONTENT_TYPE,
-                schema: P::schema_ref(),
-            }],
-            headers: vec![],
-        }],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Language, LanguageChanges};
+    use crate::language::{Language, LanguageChanges};
 
     fn field_of<T: DeserializeOwned>(body: &str) -> Option<String> {
         match parse::<T>(body.as_bytes()) {

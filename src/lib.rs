@@ -14,20 +14,20 @@
 //! `main.rs` only parses `Config`, starts logging, binds and calls `serve`.
 
 mod api;
+mod app;
 mod conditional;
 mod config;
 mod json;
+mod language;
 mod middleware;
 mod page_token;
 mod problem;
 mod routes;
-mod schema;
-mod seed;
 mod server;
 mod spec;
 mod store;
 
 pub use config::{Config, LogFormat};
-pub use schema::{Language, LanguageChanges};
+pub use language::{Language, LanguageChanges};
 pub use server::serve;
 pub use store::{Cursor, Page, Precondition, StartError, Store, StoreError, Stored, YearFilter};

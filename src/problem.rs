@@ -1,27 +1,19 @@
 //! RFC 9457 problem details: the one body of every error response, whoever raises it.
 //!
-//! Handlers build problems through the constructors here; `catch_errors` turns every error the
-//! framework raises (router, parameter parsers, payload limits) into one, so that no response of the
-//! API is ever `text/plain` or shows internals.
+//! Every error response is built through the constructors here, with its kind's `type`, title and
+//! status; a leaf, it builds bodies and catches nothing (the error boundary in `middleware` turns
+//! the framework's errors into these).
 
-use std::{panic::AssertUnwindSafe, sync::Arc};
-
-use futures_util::FutureExt;
-
-use poem::{
-    Endpoint, IntoResponse, Request, Response, Result,
-    http::{HeaderValue, StatusCode, header},
-};
+use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{
     ApiResponse, Object,
-    error::{ParseParamError, ParsePathError},
     payload::Payload,
-    registry::{MetaResponses, MetaSchemaRef, Registry},
+    registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
     types::Type,
 };
 use serde::Serialize;
 
-use crate::{routes, schema::FieldError};
+use crate::language::FieldError;
 
 /// The media type of every error body (RFC 9457).
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
@@ -240,6 +232,24 @@ impl Problem {
         )
     }
 
+    /// 404: the API has nothing at this path.
+    pub(crate) fn no_such_path(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::NotFound,
+            instance,
+            "This API has no resource at this path.",
+        )
+    }
+
+    /// 405: the path does not answer the method; the response's `Allow` lists those it does.
+    pub(crate) fn method_not_allowed(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::MethodNotAllowed,
+            instance,
+            "This path does not answer this method; see the Allow header.",
+        )
+    }
+
     /// 409: a language of that name exists already.
     pub(crate) fn already_exists(instance: &str) -> Self {
         Self::new(
@@ -260,12 +270,12 @@ impl Problem {
         )
     }
 
-    /// 413: the body is over the limit.
-    pub(crate) fn payload_too_large(instance: &str) -> Self {
+    /// 413: the body is over the limit of `limit` bytes.
+    pub(crate) fn payload_too_large(instance: &str, limit: usize) -> Self {
         Self::new(
             ProblemKind::PayloadTooLarge,
             instance,
-            format!("The body is over {} bytes.", crate::json::BODY_LIMIT_BYTES),
+            format!("The body is over {limit} bytes."),
         )
     }
 
@@ -326,56 +336,6 @@ impl Problem {
             "The server could not answer this request.",
         )
     }
-
-    /// Any error the framework raised, as the problem of its kind.
-    pub(crate) fn from_error(instance: &str, error: &poem::Error) -> Self {
-        if let Some(error) = error.downcast_ref::<ParseParamError>() {
-            return Self::invalid_parameter(instance, error.name, parameter_detail(error.name));
-        }
-        // poem's router and poem-openapi's `Path` each raise their own type for a path parameter
-        // that is not valid percent-encoded UTF-8.
-        if error.is::<ParsePathError>() || error.is::<poem::error::ParsePathError>() {
-            return Self::invalid_parameter(
-                instance,
-                "name",
-                "the path must be valid percent-encoded UTF-8",
-            );
-        }
-        match error.status() {
-            StatusCode::NOT_FOUND => Self::new(
-                ProblemKind::NotFound,
-                instance,
-                "This API has no resource at this path.",
-            ),
-            StatusCode::METHOD_NOT_ALLOWED => Self::new(
-                ProblemKind::MethodNotAllowed,
-                instance,
-                "This path does not answer this method; see the Allow header.",
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(instance),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(instance, None),
-            status if status.is_client_error() => Self::invalid(
-                instance,
-                status
-                    .canonical_reason()
-                    .unwrap_or("The request is invalid."),
-                Vec::new(),
-            ),
-            _ => {
-                tracing::error!(error = %error, "request failed");
-                Self::internal(instance)
-            }
-        }
-    }
-}
-
-/// The detail for a query parameter that did not parse: what it must be, in the contract's words.
-fn parameter_detail(name: &str) -> &'static str {
-    match name {
-        "after_year" | "before_year" => "must be a 32-bit integer",
-        "limit" => "must be an integer from 1 up",
-        _ => "invalid value",
-    }
 }
 
 /// What a 503 asks a client to wait, in seconds.
@@ -420,7 +380,7 @@ impl IntoResponse for ProblemJson {
 
 impl ApiResponse for ProblemJson {
     fn meta() -> MetaResponses {
-        crate::json::response_meta::<Self>()
+        response_meta::<Self>()
     }
 
     fn register(registry: &mut Registry) {
@@ -434,35 +394,19 @@ impl From<Problem> for ProblemJson {
     }
 }
 
-/// Runs `endpoint` and turns every error it raises into a problem response. A 405 also gets the
-/// `Allow` header that RFC 9110 requires, listing the methods its path answers.
-pub(crate) async fn catch_errors<E: Endpoint>(
-    endpoint: Arc<E>,
-    request: Request,
-) -> Result<Response> {
-    let instance = request.original_uri().path().to_owned();
-    let outcome = AssertUnwindSafe(endpoint.call(request))
-        .catch_unwind()
-        .await;
-    match outcome {
-        Ok(Ok(response)) => Ok(response.into_response()),
-        Ok(Err(error)) if error.is_from_response() => Ok(error.into_response()),
-        Err(_) => {
-            // A bug: the panic message went to the log through the panic hook; the client gets a
-            // problem that shows none of it.
-            Ok(Problem::internal(&instance).into_response())
-        }
-        Ok(Err(error)) => {
-            let mut response = Problem::from_error(&instance, &error).into_response();
-            if response.status() == StatusCode::METHOD_NOT_ALLOWED
-                && let Some(allow) = routes::allowed_methods(&instance)
-            {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allow));
-            }
-            Ok(response)
-        }
+/// The spec's description of a payload answered on its own, with its media type and schema.
+pub(crate) fn response_meta<P: Payload>() -> MetaResponses {
+    MetaResponses {
+        responses: vec![MetaResponse {
+            description: "",
+            status: Some(200),
+            status_range: None,
+            content: vec![MetaMediaType {
+                content_type: P::CONTENT_TYPE,
+                schema: P::schema_ref(),
+            }],
+            headers: vec![],
+        }],
     }
 }
 

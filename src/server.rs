@@ -4,7 +4,7 @@
 //! the drain timeout to finish.
 //!
 //! poem's own server has no header-read timeout, so connections are served here with hyper
-//! directly, and each request handed to the poem endpoint that `routes::app` builds.
+//! directly, and each request handed to the poem endpoint that `app::app` builds.
 
 use std::{
     convert::Infallible,
@@ -35,7 +35,7 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
-use crate::{config::Config, routes, store::Store};
+use crate::{app, config::Config, store::Store};
 
 /// Serves the API over `store` on `listener` until `shutdown` completes and the drain is over.
 /// Taking the listener and the shutdown signal as parameters lets tests bind port 0 and stop the
@@ -100,7 +100,7 @@ pub async fn serve(
 /// that calls the generic `serve`, where the layers' deeply nested future types would need a
 /// higher recursion limit.
 fn endpoint(store: Store, config: &Config) -> Arc<BoxEndpoint<'static, Response>> {
-    Arc::new(routes::app(store, config).map_to_response().boxed())
+    Arc::new(app::app(store, config).map_to_response().boxed())
 }
 
 #[derive(Debug, Clone, Copy)]

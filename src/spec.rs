@@ -258,7 +258,7 @@ fn rename_headers(headers: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{routes::openapi, store::Store};
+    use crate::{app::openapi, store::Store};
 
     #[test]
     fn the_name_pattern_is_the_rule_the_server_applies() {
@@ -267,7 +267,7 @@ mod tests {
         for schema in ["Language", "LanguageChanges"] {
             let pattern =
                 &document["components"]["schemas"][schema]["properties"]["name"]["pattern"];
-            assert_eq!(pattern, crate::schema::NAME_PATTERN, "{schema}");
+            assert_eq!(pattern, crate::language::NAME_PATTERN, "{schema}");
         }
     }
 

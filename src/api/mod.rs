@@ -5,6 +5,7 @@
 //! resource live in `schema`, the data in `store`, the error bodies in `problem`.
 
 mod responses;
+mod wire;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::{Request, Result};
@@ -12,6 +13,8 @@ use poem_openapi::{
     OpenApi, Tags,
     param::{Header, Path, Query},
 };
+
+use wire::{Health, LanguagePage};
 
 use responses::{
     AnswerError, CreateLanguageResponse, DeleteLanguageResponse, GetLanguageResponse,
@@ -22,9 +25,9 @@ use responses::{
 use crate::{
     conditional::{EntityTags, etag},
     json::{BodyError, Json, JsonBody, MERGE_PATCH},
+    language::{Language, LanguageChanges},
     page_token,
     problem::Problem,
-    schema::{Health, Language, LanguageChanges, LanguagePage},
     store::{Page, Store, StoreError, Stored, YearFilter},
 };
 

@@ -5,10 +5,10 @@
 use poem::Result;
 use poem_openapi::ApiResponse;
 
+use super::wire::{Health, LanguagePage};
 use crate::{
     json::{BodyError, Json},
     problem::{Problem, ProblemJson},
-    schema::{Health, LanguagePage},
     store::{StoreError, Stored},
 };
 

@@ -15,10 +15,7 @@ use std::{
 };
 
 use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
-use crate::{
-    schema::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN},
-    seed,
-};
+use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, seed};
 
 pub(crate) struct MemoryStore {
     state: RwLock<State>,
@@ -44,7 +41,7 @@ impl MemoryStore {
             by_year: vec![BTreeSet::new(); year_slot(YEAR_MAX) + 1],
             ..State::default()
         };
-        for language in seed::languages() {
+        for language in seed() {
             // The seed has distinct names: this cannot fail.
             let _ = state.insert(&language);
         }

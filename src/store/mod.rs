@@ -11,7 +11,7 @@ mod stored;
 
 use std::{fmt, sync::Arc};
 
-use crate::schema::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN};
+use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN};
 
 use memory::MemoryStore;
 use postgres::PostgresStore;

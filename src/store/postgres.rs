@@ -22,10 +22,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio_postgres::{NoTls, Row};
 
 use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
-use crate::{
-    schema::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, is_valid_name},
-    seed,
-};
+use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, is_valid_name, seed};
 
 /// The longest an operation may take, the wait for a connection included, before it is
 /// `Unavailable`: the contract's 5 s, with a margin.
@@ -547,7 +544,7 @@ async fn seed_store(transaction: &Transaction<'_>) -> Result<(), tokio_postgres:
     let insert = transaction
         .prepare("INSERT INTO languages (name, publication_year, contribution) VALUES ($1, $2, $3)")
         .await?;
-    let languages = seed::languages();
+    let languages = seed();
     for language in &languages {
         transaction
             .execute(

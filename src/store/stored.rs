@@ -5,19 +5,14 @@
 //! its name and contribution end to end: two allocations and 48 bytes beyond its text, where a
 //! shared `Language` with its two `String`s would take three allocations and 72 bytes.
 
-use std::{borrow::Cow, sync::Arc};
+use std::sync::Arc;
 
-use poem_openapi::{
-    registry::{MetaSchemaRef, Registry},
-    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
-};
 use serde::{Serialize, Serializer, ser::SerializeStruct};
-use serde_json::Value;
 
-use crate::schema::{Language, LanguageChanges};
+use crate::language::{Language, LanguageChanges};
 
-/// A stored language. Cheap to clone: clones share one record. It reads, writes and is described
-/// in the spec exactly as a `Language`.
+/// A stored language. Cheap to clone: clones share one record. It is written exactly as a
+/// `Language` (and `api` describes it in the spec as one).
 #[derive(Clone)]
 pub struct Stored(Arc<Record>);
 
@@ -119,56 +114,13 @@ impl Serialize for Stored {
     }
 }
 
-/// Described in the spec as the `Language` it holds.
-impl Type for Stored {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        Language::name()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        Language::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        Language::register(registry);
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
-
-impl ToJSON for Stored {
-    fn to_json(&self) -> Option<Value> {
-        serde_json::to_value(self).ok()
-    }
-}
-
-/// Only so that response types holding stored languages can derive `Object`: the API never reads
-/// a stored language from a request.
-impl ParseFromJSON for Stored {
-    fn parse_from_json(_: Option<Value>) -> ParseResult<Self> {
-        Err(ParseError::custom("a stored language is never read"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn holds_and_writes_the_language_it_was_given() {
-        for language in crate::seed::languages() {
+        for language in crate::language::seed() {
             let stored = Stored::new(7, &language);
             assert_eq!(stored.to_language(), language);
             assert_eq!(stored.position(), 7);

@@ -1,14 +1,12 @@
-//! The wire types: what a client sends and receives, with the rules of each field.
+//! The resource: a programming language, the changes a client may make to one, the rules of each
+//! field, and the tutorial's eight languages that a new store holds. A leaf: everything else
+//! builds on it.
 //!
-//! poem-openapi derives their schemas (and so the spec) from these declarations; serde reads and
-//! writes them (see `json.rs`), and `validate` enforces the rules the schemas state. A page holds
-//! the store's own records (`Stored`), which serialize as `Language`s: nothing is copied to answer
-//! a list.
+//! poem-openapi derives the schemas (and so the spec) from these declarations; serde reads them
+//! (see `json.rs`), and `validate` enforces the rules the schemas state.
 
 use poem_openapi::{Object, types::Example};
 use serde::{Deserialize, Deserializer, Serialize};
-
-use crate::{seed, store::Stored};
 
 /// Longest name, in characters (Unicode code points).
 pub(crate) const NAME_MAX_CHARS: usize = 64;
@@ -53,7 +51,7 @@ pub struct Language {
 
 impl Example for Language {
     fn example() -> Self {
-        seed::languages().swap_remove(0)
+        seed().swap_remove(0)
     }
 }
 
@@ -86,53 +84,6 @@ impl Example for LanguageChanges {
         Self {
             contribution: Some("The JVM".to_owned()),
             ..Self::default()
-        }
-    }
-}
-
-/// One page of languages, in insertion order.
-#[derive(Object, Serialize, Debug, Clone)]
-#[oai(example, skip_serializing_if_is_none)]
-pub struct LanguagePage {
-    /// The languages of this page: `limit` of them on every page but the last.
-    pub programming_languages: Vec<Stored>,
-    /// Pass this as `page_token`, with the same year filters, to get the next page. Absent on the
-    /// last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
-}
-
-impl Example for LanguagePage {
-    fn example() -> Self {
-        Self {
-            programming_languages: seed::languages()
-                .iter()
-                .zip(0..)
-                .map(|(language, position)| Stored::new(position, language))
-                .collect(),
-            next_page_token: None,
-        }
-    }
-}
-
-/// The service's health.
-#[derive(Object, Serialize, Debug, Clone)]
-#[oai(example)]
-pub struct Health {
-    /// `ok` when the service can answer requests.
-    pub status: String,
-}
-
-impl Example for Health {
-    fn example() -> Self {
-        Self::ok()
-    }
-}
-
-impl Health {
-    pub(crate) fn ok() -> Self {
-        Self {
-            status: "ok".to_owned(),
         }
     }
 }
@@ -255,6 +206,41 @@ fn year<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
 
 fn present_year<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i32>, D::Error> {
     year(deserializer).map(Some)
+}
+
+/// The tutorial's eight languages, in its order and with its texts: what a new store holds.
+const SEED: [(&str, i32, &str); 8] = [
+    ("COBOL", 1960, "record data"),
+    ("ALGOL", 1958, "scoping and nested functions"),
+    ("APL", 1962, "array processing"),
+    ("BASIC", 1964, "runtime interpretation, office tooling"),
+    ("PL", 1966, "constants, function overloading, pointers"),
+    (
+        "SIMULA67",
+        1967,
+        "class/object split, subclassing, protected attributes",
+    ),
+    (
+        "Pascal",
+        1970,
+        "modern unary, binary, and assignment operator syntax expectations",
+    ),
+    (
+        "CLU",
+        1975,
+        "iterators, abstract data types, generics, checked exceptions",
+    ),
+];
+
+/// The seed languages, in the tutorial's order.
+pub(crate) fn seed() -> Vec<Language> {
+    SEED.iter()
+        .map(|&(name, publication_year, contribution)| Language {
+            name: name.to_owned(),
+            publication_year,
+            contribution: contribution.to_owned(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
