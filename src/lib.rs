@@ -1,15 +1,19 @@
 //! prog-lang-api: a REST API about programming languages, OpenAPI-first, on poem-openapi.
 //!
-//! How a request flows, outermost first:
-//! - `server`: accepts connections, times out slow and idle ones, drains them on shutdown.
-//! - `routes`: the URL map, wrapped by `middleware` (request id, access log, write tokens, request
-//!   checks), CORS, and `problem::catch_errors`, which turns every error the framework raises into
-//!   an RFC 9457 problem.
-//! - `api`: one thin handler per operation, with its response enum; `json` reads and writes the
-//!   bodies, `page_token` signs page cursors, `conditional` makes ETags and reads `If-Match`,
-//!   `problem` builds the error bodies.
-//! - `schema`: the wire types and the rules of the resource; `spec` publishes the OpenAPI document.
-//! - `store`: the languages, behind one face for every backend; it knows nothing of HTTP.
+//! The modules, lowest first; each imports only from those above it:
+//! - `language`: the resource (a language, its changes, the rules of each field, the seed).
+//! - `store`: the languages, behind one face for the in-memory and PostgreSQL backends; it knows
+//!   nothing of HTTP and answers with facts (`NotFound`, `AlreadyExists`...).
+//! - `problem`: the RFC 9457 body of every error, built through its constructors.
+//! - `json`, `conditional`, `page_token`: strict bodies, ETags and `If-Match`, page cursors.
+//! - `routes`: the route table, derived once from the operations' declarations: paths, methods,
+//!   query parameters; `Allow`, the checks, the token guard and `Location` read it.
+//! - `api`: the `#[OpenApi]` operations, one response enum each, and the wire types.
+//! - `middleware`: one layer around the routes: request id, access log, error boundary, CORS,
+//!   write tokens, request checks.
+//! - `spec`: the published document, with the corrections poem-openapi cannot express.
+//! - `app`: the only module that wires everything together.
+//! - `config`: every setting; `server`: connections, timeouts, graceful drain.
 //!
 //! `main.rs` only parses `Config`, starts logging, binds and calls `serve`.
 

@@ -202,6 +202,19 @@ impl Problem {
         )
     }
 
+    /// 400: query or path parameters are wrong, each named in `errors`.
+    pub(crate) fn invalid_parameters(instance: &str, errors: Vec<ProblemField>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|error| {
+                let name = error.parameter.as_deref().unwrap_or_default();
+                format!("{name}: {}", error.detail)
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self::invalid(instance, detail, errors)
+    }
+
     /// 400: one query or path parameter is wrong.
     pub(crate) fn invalid_parameter(instance: &str, name: &str, detail: &str) -> Self {
         Self::invalid(

@@ -1,36 +1,342 @@
-//! The route facts: the methods each path answers, for `Allow`, and the query parameters each
-//! operation takes.
+//! The route table: what the operations' declarations say of each path (the methods it answers,
+//! each operation's id and query parameters), derived once at start from poem-openapi's
+//! `OpenApi::meta()`, plus the few routes outside the spec (the docs, the spec itself, `/`).
+//!
+//! `Allow`, the request checks, the write-token guard, the `Location` of a new language and the
+//! details of a parameter that did not parse all read it: no other place names a path, a method or
+//! a query parameter, so adding an operation or a parameter is an edit in `api/` alone.
 
-use poem::http::Method;
+use poem::http::{HeaderValue, Method};
+use poem_openapi::registry::{MetaApi, MetaParamIn, MetaSchemaRef};
 
-/// Where Swagger UI is served; `/` redirects here.
-pub(crate) const DOCS: &str = "/docs";
+/// Every path the server answers, with its methods and operations.
+pub(crate) struct RouteTable {
+    /// Literal routes first, so that a literal path wins over a template that also matches it.
+    routes: Vec<Route>,
+}
 
-/// The query parameters `method` on `path` takes, or `None` when the path or method is not one of
-/// the API's (the router answers those). The spec test holds this to the spec's parameters.
-pub(crate) fn query_parameters(method: &Method, path: &str) -> Option<&'static [&'static str]> {
-    let allow = allowed_methods(path)?;
-    if !allow.split(", ").any(|allowed| allowed == method.as_str()) {
-        return None;
+/// One path, as declared: `/programming_languages/{name}`.
+pub(crate) struct Route {
+    segments: Vec<Segment>,
+    operations: Vec<Operation>,
+    /// Every method the path answers, HEAD wherever GET is (poem runs GET and drops the body).
+    methods: Vec<Method>,
+    /// `methods`, as the `Allow` header lists them.
+    allow: HeaderValue,
+}
+
+enum Segment {
+    Literal(String),
+    /// A path parameter, by name: one whole, non-empty segment.
+    Parameter(String),
+}
+
+/// One operation: its method, its operationId, and the query parameters it takes.
+pub(crate) struct Operation {
+    method: Method,
+    id: &'static str,
+    query: Vec<Parameter>,
+}
+
+/// A query parameter, and what its value must be, in words, from its declared schema.
+pub(crate) struct Parameter {
+    pub(crate) name: String,
+    pub(crate) expected: String,
+}
+
+impl RouteTable {
+    /// The table of the operations `apis` declare (`<Api as OpenApi>::meta()`), and of `others`,
+    /// paths outside the spec that answer GET (and so HEAD).
+    pub(crate) fn new(apis: Vec<MetaApi>, others: &[&str]) -> Self {
+        let mut routes: Vec<Route> = Vec::new();
+        let declared = apis.into_iter().flat_map(|api| api.paths);
+        for path in declared {
+            let operations = path
+                .operations
+                .into_iter()
+                .map(|operation| Operation {
+                    method: operation.method,
+                    id: operation.operation_id.unwrap_or_default(),
+                    query: operation
+                        .params
+                        .into_iter()
+                        .filter(|param| param.in_type == MetaParamIn::Query)
+                        .map(|param| Parameter {
+                            expected: expected(&param.schema),
+                            name: param.name,
+                        })
+                        .collect(),
+                })
+                .collect();
+            routes.push(Route::new(path.path, operations));
+        }
+        for other in others {
+            routes.push(Route::new((*other).to_owned(), Vec::new()));
+        }
+        routes.sort_by_key(|route| route.parameters().count());
+        Self { routes }
     }
-    if path == "/programming_languages" && (method == Method::GET || method == Method::HEAD) {
-        Some(&["after_year", "before_year", "limit", "page_token"])
-    } else {
-        Some(&[])
+
+    /// The route `path` (as received, percent-encoded) is on, if the server has one.
+    pub(crate) fn find(&self, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|route| route.matches(path))
+    }
+
+    /// The path of the operation `operation_id`, its parameters replaced by `values` (already
+    /// percent-encoded), in the order the path declares them.
+    pub(crate) fn path_of(&self, operation_id: &str, values: &[&str]) -> Option<String> {
+        let route = self
+            .routes
+            .iter()
+            .find(|route| route.operations.iter().any(|op| op.id == operation_id))?;
+        let mut values = values.iter();
+        let mut path = String::new();
+        for segment in &route.segments {
+            path.push('/');
+            match segment {
+                Segment::Literal(literal) => path.push_str(literal),
+                Segment::Parameter(_) => path.push_str(values.next()?),
+            }
+        }
+        Some(path)
     }
 }
 
-/// The `Allow` header value for `path`: every method it answers. HEAD is answered wherever GET is
-/// (poem runs GET and drops the body); OPTIONS only while CORS is on, and the CORS layer adds it.
-pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
-    match path {
-        "/programming_languages" => Some("GET, HEAD, POST"),
-        "/" | "/healthz" | "/openapi.json" | "/openapi.yaml" | DOCS => Some("GET, HEAD"),
-        _ => match path.strip_prefix("/programming_languages/") {
-            Some(name) if !name.is_empty() && !name.contains('/') => {
-                Some("GET, HEAD, PUT, PATCH, DELETE")
+impl Route {
+    fn new(template: String, operations: Vec<Operation>) -> Self {
+        let segments = template
+            .trim_start_matches('/')
+            .split('/')
+            .map(|segment| match segment.strip_prefix('{') {
+                Some(name) => Segment::Parameter(name.trim_end_matches('}').to_owned()),
+                None => Segment::Literal(segment.to_owned()),
+            })
+            .collect();
+        let declared: Vec<Method> = operations.iter().map(|op| op.method.clone()).collect();
+        let mut methods = if declared.is_empty() {
+            vec![Method::GET]
+        } else {
+            declared
+        };
+        if methods.contains(&Method::GET) {
+            methods.insert(
+                1 + methods.iter().position(|m| m == Method::GET).unwrap_or(0),
+                Method::HEAD,
+            );
+        }
+        let listed = methods
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            allow: HeaderValue::from_str(&listed).unwrap_or(HeaderValue::from_static("GET")),
+            segments,
+            operations,
+            methods,
+        }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        let Some(path) = path.strip_prefix('/') else {
+            return false;
+        };
+        let mut parts = path.split('/');
+        let all = self
+            .segments
+            .iter()
+            .all(|segment| match (segment, parts.next()) {
+                (Segment::Literal(literal), Some(part)) => literal == part,
+                (Segment::Parameter(_), Some(part)) => !part.is_empty(),
+                (_, None) => false,
+            });
+        all && parts.next().is_none()
+    }
+
+    /// The path as declared, with `{name}` for each parameter.
+    #[cfg(test)]
+    fn template(&self) -> String {
+        self.segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(literal) => format!("/{literal}"),
+                Segment::Parameter(name) => format!("/{{{name}}}"),
+            })
+            .collect()
+    }
+
+    /// The `Allow` header of this path: every method it answers.
+    pub(crate) fn allow(&self) -> &HeaderValue {
+        &self.allow
+    }
+
+    pub(crate) fn methods(&self) -> &[Method] {
+        &self.methods
+    }
+
+    /// The operation that answers `method` here; HEAD is answered by GET's.
+    pub(crate) fn operation(&self, method: &Method) -> Option<&Operation> {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.operations.iter().find(|op| op.method == method)
+    }
+
+    /// Whether the path answers `method` at all, in or outside the spec.
+    pub(crate) fn answers(&self, method: &Method) -> bool {
+        self.methods.contains(method)
+    }
+
+    /// The names of the path's parameters, in order.
+    pub(crate) fn parameters(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Parameter(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    /// Each of the path's parameters in `path` (which this route matches), by name, as received.
+    pub(crate) fn parameter_values<'p>(
+        &self,
+        path: &'p str,
+    ) -> impl Iterator<Item = (&str, &'p str)> {
+        self.segments
+            .iter()
+            .zip(path.trim_start_matches('/').split('/'))
+            .filter_map(|(segment, part)| match segment {
+                Segment::Parameter(name) => Some((name.as_str(), part)),
+                Segment::Literal(_) => None,
+            })
+    }
+}
+
+impl Operation {
+    pub(crate) fn query(&self) -> &[Parameter] {
+        &self.query
+    }
+
+    /// What the value of the query parameter `name` must be, if the operation takes one.
+    pub(crate) fn expected(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|param| param.name == name)
+            .map(|param| param.expected.as_str())
+    }
+}
+
+/// What a value of `schema` must be, in words: the schema's type and bounds.
+fn expected(schema: &MetaSchemaRef) -> String {
+    let MetaSchemaRef::Inline(schema) = schema else {
+        return "invalid value".to_owned();
+    };
+    let bound = |value: Option<f64>| value.map(|value| format!("{value}"));
+    match (schema.ty, bound(schema.minimum), bound(schema.maximum)) {
+        ("integer", Some(min), Some(max)) => format!("must be an integer from {min} to {max}"),
+        ("integer", Some(min), None) => format!("must be an integer from {min} up"),
+        ("integer", None, Some(max)) => format!("must be an integer up to {max}"),
+        ("integer", None, None) if schema.format == Some("int32") => {
+            "must be a 32-bit integer".to_owned()
+        }
+        ("integer", None, None) => "must be an integer".to_owned(),
+        _ => "invalid value".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::OpenApi;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::{api::Api, app};
+
+    fn table() -> RouteTable {
+        RouteTable::new(Api::meta(), &app::ROUTES_OUTSIDE_THE_SPEC)
+    }
+
+    /// The table says what the published spec says: every path, method and query parameter.
+    #[test]
+    fn the_table_holds_what_the_spec_declares() {
+        let spec: Value =
+            serde_json::from_str(&app::openapi(None).spec()).expect("the spec is JSON");
+        let table = table();
+        let paths = spec["paths"].as_object().expect("paths");
+        let mut operations = 0;
+        for (template, item) in paths {
+            let route = table
+                .find(&template.replace("{name}", "x"))
+                .expect(template);
+            assert_eq!(&route.template(), template);
+            for (method, operation) in item.as_object().expect("a path item") {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect(method);
+                let declared = route.operation(&method).expect("declared in the table");
+                assert_eq!(declared.id, operation["operationId"], "{method} {template}");
+                let query: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|param| param["in"] == "query")
+                    .filter_map(|param| param["name"].as_str())
+                    .collect();
+                let names: Vec<&str> = declared.query().iter().map(|p| p.name.as_str()).collect();
+                assert_eq!(names, query, "{method} {template}");
+                operations += 1;
             }
-            _ => None,
-        },
+            let listed: usize = route
+                .methods()
+                .iter()
+                .filter(|method| *method != Method::HEAD)
+                .count();
+            assert_eq!(
+                listed,
+                item.as_object().map_or(0, |item| item.len()),
+                "{template}"
+            );
+        }
+        assert_eq!(operations, 7);
+    }
+
+    #[test]
+    fn allow_lists_every_method_with_head_beside_get() {
+        let table = table();
+        let allow = |path: &str| table.find(path).map(|route| route.allow().clone());
+        assert_eq!(allow("/programming_languages").unwrap(), "GET, HEAD, POST");
+        assert_eq!(
+            allow("/programming_languages/PL%2FI").unwrap(),
+            "GET, HEAD, PUT, PATCH, DELETE"
+        );
+        for path in ["/", "/healthz", "/docs", "/openapi.json", "/openapi.yaml"] {
+            assert_eq!(allow(path).unwrap(), "GET, HEAD", "{path}");
+        }
+        for path in [
+            "/nope",
+            "/programming_languages/",
+            "/programming_languages/a/b",
+            "",
+        ] {
+            assert!(allow(path).is_none(), "{path}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_described_by_their_schemas() {
+        let table = table();
+        let list = table
+            .find("/programming_languages")
+            .and_then(|route| route.operation(&Method::GET))
+            .expect("list_languages");
+        assert_eq!(list.id, "list_languages");
+        assert_eq!(
+            list.expected("after_year"),
+            Some("must be a 32-bit integer")
+        );
+        assert_eq!(list.expected("limit"), Some("must be an integer from 1 up"));
+        assert_eq!(list.expected("nope"), None);
+        assert_eq!(
+            table.path_of("get_language", &["PL%2FI"]).as_deref(),
+            Some("/programming_languages/PL%2FI")
+        );
     }
 }

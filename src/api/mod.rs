@@ -2,25 +2,26 @@
 //! status it can return. The doc comments here are the spec's summaries and descriptions.
 //!
 //! Handlers turn requests into store calls and store facts into responses; the rules of the
-//! resource live in `schema`, the data in `store`, the error bodies in `problem`.
+//! resource live in `language`, the data in `store`, the error bodies in `problem`.
 
 mod responses;
 mod wire;
 
+use std::sync::Arc;
+
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use poem::{Request, Result};
+use poem::{Request, web::Data};
 use poem_openapi::{
     OpenApi, Tags,
     param::{Header, Path, Query},
 };
 
-use wire::{Health, LanguagePage};
-
 use responses::{
-    AnswerError, CreateLanguageResponse, DeleteLanguageResponse, GetLanguageResponse,
-    HealthResponse, IndexResponse, ListLanguagesResponse, PatchLanguageResponse, RejectedBody,
-    UpdateLanguageResponse, answer_error,
+    Answer, CreateLanguageResponse, DeleteLanguageResponse, Failure, GetLanguageResponse,
+    HealthResponse, IndexResponse, ListLanguagesResponse, PatchLanguageResponse,
+    UpdateLanguageResponse,
 };
+use wire::{Health, LanguagePage};
 
 use crate::{
     conditional::{EntityTags, etag},
@@ -28,11 +29,22 @@ use crate::{
     language::{Language, LanguageChanges},
     page_token,
     problem::Problem,
+    routes::RouteTable,
     store::{Page, Store, StoreError, Stored, YearFilter},
 };
 
-/// The path of the collection; a language lives at this path, a slash, and its encoded name.
-pub(crate) const COLLECTION: &str = "/programming_languages";
+/// A 400 that the request checks found on a path that names a language, left for the operation to
+/// answer, since a missing language is a 404 first (CONTRACT.md, "Errors").
+#[derive(Clone)]
+pub(crate) struct Refusal(pub(crate) Problem);
+
+/// Where Swagger UI is served (by `app`): the front door redirects there.
+pub(crate) const DOCS: &str = "/docs";
+/// The API's front door, outside the spec.
+pub(crate) const FRONT_DOOR: &str = "/";
+
+/// What an operation answers: its own response, or a failure every operation shares.
+type Answered<R> = Result<R, Failure>;
 
 /// A page holds this many languages unless the client asks otherwise.
 const DEFAULT_LIMIT: i32 = 100;
@@ -57,16 +69,9 @@ enum Tag {
     Service,
 }
 
-/// The API's operations over one store.
-pub(crate) struct Api {
-    store: Store,
-}
-
-impl Api {
-    pub(crate) fn new(store: Store) -> Self {
-        Self { store }
-    }
-}
+/// The API's operations. It holds nothing: the store and the route table are request data
+/// (`Data`), so the spec renders without a store.
+pub(crate) struct Api;
 
 #[OpenApi]
 impl Api {
@@ -87,6 +92,7 @@ impl Api {
     async fn list_languages(
         &self,
         request: &Request,
+        store: Data<&Store>,
         /// Only languages published after this year (exclusive).
         after_year: Query<Option<i32>>,
         /// Only languages published before this year (exclusive).
@@ -96,7 +102,7 @@ impl Api {
         limit: Query<i32>,
         /// The `next_page_token` of the previous page, to get the page after it.
         page_token: Query<Option<String>>,
-    ) -> Result<ListLanguagesResponse> {
+    ) -> Answered<ListLanguagesResponse> {
         let instance = request.original_uri().path();
         let filter = YearFilter {
             after: after_year.0,
@@ -104,7 +110,7 @@ impl Api {
         };
         let after = match page_token.0.as_deref() {
             None => None,
-            Some(token) => match page_token::redeem(self.store.page_token_key(), token, filter) {
+            Some(token) => match page_token::redeem(store.page_token_key(), token, filter) {
                 Some(cursor) => Some(cursor),
                 None => {
                     return Ok(ListLanguagesResponse::BadRequest(
@@ -119,13 +125,13 @@ impl Api {
             },
         };
         let limit = usize::try_from(limit.0.clamp(1, MAX_LIMIT)).unwrap_or(1);
-        match self.store.list(filter, after, limit).await {
+        match store.list(filter, after, limit).await {
             Ok(Page { languages, next }) => Ok(ListLanguagesResponse::Ok(Json(LanguagePage {
                 programming_languages: languages,
                 next_page_token: next
-                    .map(|cursor| page_token::issue(self.store.page_token_key(), cursor, filter)),
+                    .map(|cursor| page_token::issue(store.page_token_key(), cursor, filter)),
             }))),
-            Err(error) => answer_error(error, instance),
+            Err(error) => Answer::answer(error, instance),
         }
     }
 
@@ -143,25 +149,27 @@ impl Api {
     async fn get_language(
         &self,
         request: &Request,
+        store: Data<&Store>,
+        refusal: Option<Data<&Refusal>>,
         /// The language's name, percent-encoded.
         name: Path<String>,
         /// `*` or ETags (weak comparison): answer 304 without a body when one matches.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<EntityTags>>,
-    ) -> Result<GetLanguageResponse> {
+    ) -> Answered<GetLanguageResponse> {
         let instance = request.original_uri().path();
-        match self.store.get(&name).await {
-            Ok(language) => {
-                let etag = etag(&language);
-                Ok(match if_none_match.0 {
-                    Some(tags) if tags.matches_weakly(&etag) => {
-                        GetLanguageResponse::NotModified(etag)
-                    }
-                    _ => GetLanguageResponse::Ok(Json(language), etag),
-                })
-            }
-            Err(error) => answer_error(error, instance),
+        let language = match store.get(&name).await {
+            Ok(language) => language,
+            Err(error) => return Answer::answer(error, instance),
+        };
+        if let Some(refusal) = refusal {
+            return Ok(GetLanguageResponse::BadRequest(refusal.0.0.clone().into()));
         }
+        let etag = etag(&language);
+        Ok(match if_none_match.0 {
+            Some(tags) if tags.matches_weakly(&etag) => GetLanguageResponse::NotModified(etag),
+            _ => GetLanguageResponse::Ok(Json(language), etag),
+        })
     }
 
     /// Create a programming language
@@ -177,8 +185,10 @@ impl Api {
     async fn create_language(
         &self,
         request: &Request,
+        store: Data<&Store>,
+        routes: Data<&Arc<RouteTable>>,
         body: JsonBody<Language>,
-    ) -> Result<CreateLanguageResponse> {
+    ) -> Answered<CreateLanguageResponse> {
         let instance = request.original_uri().path();
         let language = match body.0 {
             Ok(language) => language,
@@ -190,16 +200,16 @@ impl Api {
                 Problem::invalid_fields(instance, errors).into(),
             ));
         }
-        match self.store.create(language).await {
+        match store.create(language).await {
             Ok(language) => {
-                let (location, etag) = (location(language.name()), etag(&language));
+                let (location, etag) = (location(&routes, language.name()), etag(&language));
                 Ok(CreateLanguageResponse::Created(
                     Json(language),
                     location,
                     etag,
                 ))
             }
-            Err(error) => answer_error(error, instance),
+            Err(error) => Answer::answer(error, instance),
         }
     }
 
@@ -218,14 +228,17 @@ impl Api {
     async fn update_language(
         &self,
         request: &Request,
+        store: Data<&Store>,
+        refusal: Option<Data<&Refusal>>,
         /// The language's name, percent-encoded.
         name: Path<String>,
         /// `*` or ETags (strong comparison): change the language only if one matches, else 412.
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges>,
-    ) -> Result<UpdateLanguageResponse> {
-        self.change(request, &name, if_match.0, body.0).await
+    ) -> Answered<UpdateLanguageResponse> {
+        let refusal = refusal.map(|refusal| refusal.0.0.clone());
+        change(&store, request, &name, if_match.0, refusal, body.0).await
     }
 
     /// Patch a programming language
@@ -243,14 +256,17 @@ impl Api {
     async fn patch_language(
         &self,
         request: &Request,
+        store: Data<&Store>,
+        refusal: Option<Data<&Refusal>>,
         /// The language's name, percent-encoded.
         name: Path<String>,
         /// `*` or ETags (strong comparison): change the language only if one matches, else 412.
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges, MERGE_PATCH>,
-    ) -> Result<PatchLanguageResponse> {
-        self.change(request, &name, if_match.0, body.0).await
+    ) -> Answered<PatchLanguageResponse> {
+        let refusal = refusal.map(|refusal| refusal.0.0.clone());
+        change(&store, request, &name, if_match.0, refusal, body.0).await
     }
 
     /// Delete a programming language
@@ -266,20 +282,26 @@ impl Api {
     async fn delete_language(
         &self,
         request: &Request,
+        store: Data<&Store>,
+        refusal: Option<Data<&Refusal>>,
         /// The language's name, percent-encoded.
         name: Path<String>,
         /// `*` or ETags (strong comparison): delete the language only if one matches, else 412.
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
-    ) -> Result<DeleteLanguageResponse> {
+    ) -> Answered<DeleteLanguageResponse> {
         let instance = request.original_uri().path();
+        if let Some(refusal) = refusal {
+            let refused = DeleteLanguageResponse::BadRequest(refusal.0.0.clone().into());
+            return refuse(&store, &name, instance, refused).await;
+        }
         let precondition = if_matches(if_match.0.as_ref());
-        match self.store.delete(&name, &precondition).await {
+        match store.delete(&name, &precondition).await {
             Ok(language) => {
                 let etag = etag(&language);
                 Ok(DeleteLanguageResponse::Ok(Json(language), etag))
             }
-            Err(error) => answer_error(error, instance),
+            Err(error) => Answer::answer(error, instance),
         }
     }
 
@@ -292,63 +314,61 @@ impl Api {
         operation_id = "health",
         tag = "Tag::Service"
     )]
-    async fn health(&self) -> Result<HealthResponse> {
-        match self.store.health().await {
+    async fn health(&self, request: &Request, store: Data<&Store>) -> Answered<HealthResponse> {
+        match store.health().await {
             Ok(()) => Ok(HealthResponse::Ok(Json(Health::ok()))),
-            Err(error) => answer_error(error, "/healthz"),
+            Err(error) => Answer::answer(error, request.original_uri().path()),
         }
     }
 
     /// The API's front door: its documentation.
     #[oai(path = "/", method = "get", hidden)]
     async fn index(&self) -> IndexResponse {
-        IndexResponse::TemporaryRedirect(crate::routes::DOCS.to_owned())
+        IndexResponse::TemporaryRedirect(DOCS.to_owned())
     }
 }
 
-impl Api {
-    /// PUT and PATCH: the same meaning, the same code path. A missing language is a 404 before
-    /// anything wrong with the body or the precondition (CONTRACT.md, "Errors").
-    async fn change(
-        &self,
-        request: &Request,
-        name: &str,
-        if_match: Option<EntityTags>,
-        body: Result<LanguageChanges, BodyError>,
-    ) -> Result<UpdateLanguageResponse> {
-        let instance = request.original_uri().path();
-        let refusal = match body {
-            Ok(changes) => {
-                let errors = changes.validate();
-                if !errors.is_empty() {
-                    UpdateLanguageResponse::BadRequest(
-                        Problem::invalid_fields(instance, errors).into(),
-                    )
-                } else if changes.name.as_deref().is_some_and(|new| new != name) {
-                    UpdateLanguageResponse::BadRequest(Problem::renamed(instance).into())
-                } else {
-                    let precondition = if_matches(if_match.as_ref());
-                    return match self.store.update(name, changes, &precondition).await {
-                        Ok(language) => {
-                            let etag = etag(&language);
-                            Ok(UpdateLanguageResponse::Ok(Json(language), etag))
-                        }
-                        Err(error) => answer_error(error, instance),
-                    };
-                }
+/// PUT and PATCH: the same meaning, the same code path. A missing language is a 404 before
+/// anything wrong with the query, the body or the precondition (CONTRACT.md, "Errors").
+async fn change(
+    store: &Store,
+    request: &Request,
+    name: &str,
+    if_match: Option<EntityTags>,
+    refusal: Option<Problem>,
+    body: Result<LanguageChanges, BodyError>,
+) -> Answered<UpdateLanguageResponse> {
+    let instance = request.original_uri().path();
+    let refused = match (refusal, body) {
+        (Some(problem), _) => UpdateLanguageResponse::BadRequest(problem.into()),
+        (None, Err(error)) => UpdateLanguageResponse::rejected(error, instance),
+        (None, Ok(changes)) => {
+            let errors = changes.validate();
+            if !errors.is_empty() {
+                UpdateLanguageResponse::BadRequest(Problem::invalid_fields(instance, errors).into())
+            } else if changes.name.as_deref().is_some_and(|new| new != name) {
+                UpdateLanguageResponse::BadRequest(Problem::renamed(instance).into())
+            } else {
+                let precondition = if_matches(if_match.as_ref());
+                return match store.update(name, changes, &precondition).await {
+                    Ok(language) => {
+                        let etag = etag(&language);
+                        Ok(UpdateLanguageResponse::Ok(Json(language), etag))
+                    }
+                    Err(error) => Answer::answer(error, instance),
+                };
             }
-            Err(error) => UpdateLanguageResponse::rejected(error, instance),
-        };
-        self.refuse(name, instance, refusal).await
-    }
-
-    /// `refusal`, unless no language has this name: a missing language is a 404 rather than a 400
-    /// or a 412, whatever else is wrong with the request (CONTRACT.md, "Errors").
-    async fn refuse<R: AnswerError>(&self, name: &str, instance: &str, refusal: R) -> Result<R> {
-        match self.store.get(name).await {
-            Err(StoreError::NotFound) => answer_error(StoreError::NotFound, instance),
-            _ => Ok(refusal),
         }
+    };
+    refuse(store, name, instance, refused).await
+}
+
+/// `refused`, unless no language has this name: a missing language is a 404 rather than a 400 or
+/// a 412, whatever else is wrong with the request (CONTRACT.md, "Errors").
+async fn refuse<R: Answer>(store: &Store, name: &str, instance: &str, refused: R) -> Answered<R> {
+    match store.get(name).await {
+        Err(StoreError::NotFound) => R::answer(StoreError::NotFound, instance),
+        _ => Ok(refused),
     }
 }
 
@@ -357,13 +377,16 @@ fn if_matches(if_match: Option<&EntityTags>) -> impl Fn(&Stored) -> bool + Sync 
     move |language| if_match.is_none_or(|tags| tags.matches_strongly(&etag(language)))
 }
 
-/// The relative reference of the language named `name`.
-fn location(name: &str) -> String {
-    match name {
+/// The relative reference of the language named `name`: `get_language`'s path.
+fn location(routes: &RouteTable, name: &str) -> String {
+    let encoded = match name {
         // Dot segments are removed by URL resolution (RFC 3986 §5.2.4): encode them to keep them.
-        "." | ".." => format!("{COLLECTION}/{}", name.replace('.', "%2E")),
-        _ => format!("{COLLECTION}/{}", utf8_percent_encode(name, PATH_SEGMENT)),
-    }
+        "." | ".." => name.replace('.', "%2E"),
+        _ => utf8_percent_encode(name, PATH_SEGMENT).to_string(),
+    };
+    routes
+        .path_of("get_language", &[&encoded])
+        .unwrap_or(encoded)
 }
 
 fn default_limit() -> i32 {
@@ -373,9 +396,12 @@ fn default_limit() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::ROUTES_OUTSIDE_THE_SPEC;
 
     #[test]
     fn locations_encode_every_reserved_character() {
+        let routes = RouteTable::new(Api::meta(), &ROUTES_OUTSIDE_THE_SPEC);
+        let location = |name| location(&routes, name);
         assert_eq!(location("PL/I"), "/programming_languages/PL%2FI");
         assert_eq!(location("C++"), "/programming_languages/C%2B%2B");
         assert_eq!(location("C#"), "/programming_languages/C%23");

@@ -2,8 +2,11 @@
 //! (the spec's responses come from these), and the mapping of store facts and refused bodies to
 //! their variants.
 
-use poem::Result;
-use poem_openapi::ApiResponse;
+use poem::{IntoResponse, Response, http::StatusCode};
+use poem_openapi::{
+    ApiResponse,
+    registry::{MetaResponses, Registry},
+};
 
 use super::wire::{Health, LanguagePage};
 use crate::{
@@ -21,14 +24,6 @@ pub(crate) enum ListLanguagesResponse {
     /// not issued for these filters.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
-    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
-    #[oai(status = 503)]
-    ServiceUnavailable(
-        ProblemJson,
-        /// Seconds to wait before trying again.
-        #[oai(header = "Retry-After")]
-        String,
-    ),
 }
 
 #[derive(ApiResponse)]
@@ -50,20 +45,11 @@ pub(crate) enum GetLanguageResponse {
     ),
     /// A query parameter the operation does not take, or a path that is not valid percent-encoded
     /// UTF-8.
-    #[allow(dead_code)] // raised by the framework's parsers and `middleware::check_request`
     #[oai(status = 400)]
     BadRequest(ProblemJson),
     /// No language has this name.
     #[oai(status = 404)]
     NotFound(ProblemJson),
-    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
-    #[oai(status = 503)]
-    ServiceUnavailable(
-        ProblemJson,
-        /// Seconds to wait before trying again.
-        #[oai(header = "Retry-After")]
-        String,
-    ),
 }
 
 #[derive(ApiResponse)]
@@ -94,14 +80,6 @@ pub(crate) enum CreateLanguageResponse {
     /// The store holds `--max-languages` languages: nothing was created.
     #[oai(status = 507)]
     InsufficientStorage(ProblemJson),
-    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
-    #[oai(status = 503)]
-    ServiceUnavailable(
-        ProblemJson,
-        /// Seconds to wait before trying again.
-        #[oai(header = "Retry-After")]
-        String,
-    ),
 }
 
 /// PUT and PATCH have one meaning, so one set of answers.
@@ -131,14 +109,6 @@ pub(crate) enum UpdateLanguageResponse {
     /// The body is not declared as JSON.
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemJson),
-    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
-    #[oai(status = 503)]
-    ServiceUnavailable(
-        ProblemJson,
-        /// Seconds to wait before trying again.
-        #[oai(header = "Retry-After")]
-        String,
-    ),
 }
 
 /// PATCH answers as PUT does.
@@ -156,7 +126,6 @@ pub(crate) enum DeleteLanguageResponse {
     ),
     /// A query parameter the operation does not take, or a path that is not valid percent-encoded
     /// UTF-8.
-    #[allow(dead_code)] // raised by the framework's parsers and `middleware::check_request`
     #[oai(status = 400)]
     BadRequest(ProblemJson),
     /// No language has this name.
@@ -165,14 +134,6 @@ pub(crate) enum DeleteLanguageResponse {
     /// `If-Match` does not match the language's current ETag: nothing was deleted.
     #[oai(status = 412)]
     PreconditionFailed(ProblemJson),
-    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
-    #[oai(status = 503)]
-    ServiceUnavailable(
-        ProblemJson,
-        /// Seconds to wait before trying again.
-        #[oai(header = "Retry-After")]
-        String,
-    ),
 }
 
 #[derive(ApiResponse)]
@@ -181,17 +142,9 @@ pub(crate) enum HealthResponse {
     #[oai(status = 200)]
     Ok(Json<Health>),
     /// A query parameter the operation does not take.
-    #[allow(dead_code)] // raised by `middleware::check_request`
+    #[allow(dead_code)] // raised by the request checks, in `middleware`
     #[oai(status = 400)]
     BadRequest(ProblemJson),
-    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
-    #[oai(status = 503)]
-    ServiceUnavailable(
-        ProblemJson,
-        /// Seconds to wait before trying again.
-        #[oai(header = "Retry-After")]
-        String,
-    ),
 }
 
 #[derive(ApiResponse)]
@@ -201,69 +154,93 @@ pub(crate) enum IndexResponse {
     TemporaryRedirect(#[oai(header = "Location")] String),
 }
 
-/// The variant of an operation's response that answers a store fact, where it declares one.
-pub(super) trait AnswerError: Sized {
-    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self>;
+/// The answer every operation shares, declared once: poem-openapi merges its responses into each
+/// operation's (`Result<Response, Failure>`).
+#[derive(ApiResponse)]
+pub(crate) enum Unavailable {
+    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
+    #[oai(status = 503)]
+    ServiceUnavailable(
+        ProblemJson,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
 }
 
-/// The `Retry-After` of a 503, in seconds.
-fn retry_after() -> String {
-    crate::problem::RETRY_AFTER_SECONDS.to_owned()
-}
+/// What any operation may fail with: the store out of reach (a 503, declared by `Unavailable`),
+/// or a bug, answered by the error boundary as a 500 problem that shows none of it.
+pub(crate) struct Failure(poem::Error);
 
-/// The response that answers `error`; a fact the operation does not declare is a bug (500).
-pub(super) fn answer_error<R: AnswerError>(error: StoreError, instance: &str) -> Result<R> {
-    let problem = match error {
-        StoreError::NotFound => Problem::language_not_found(instance),
-        StoreError::AlreadyExists => Problem::already_exists(instance),
-        StoreError::PreconditionFailed => Problem::precondition_failed(instance),
-        StoreError::Full => Problem::insufficient_storage(instance),
-        StoreError::Unavailable => Problem::service_unavailable(instance),
-    };
-    R::for_error(&error, problem.into()).ok_or_else(|| unexpected(error))
-}
+impl ApiResponse for Failure {
+    fn meta() -> MetaResponses {
+        Unavailable::meta()
+    }
 
-/// A store error that an operation cannot produce: a bug, answered as a 500 problem that shows
-/// none of it (`problem::catch_errors` logs it).
-fn unexpected(error: StoreError) -> poem::Error {
-    poem::Error::from_string(
-        format!("store error that this operation does not expect: {error}"),
-        poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-    )
-}
-
-impl AnswerError for ListLanguagesResponse {
-    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
-        match error {
-            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
-            _ => None,
-        }
+    fn register(registry: &mut Registry) {
+        Unavailable::register(registry);
     }
 }
 
-impl AnswerError for HealthResponse {
-    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
-        match error {
-            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
-            _ => None,
-        }
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        self.0.into_response()
     }
 }
 
-impl AnswerError for GetLanguageResponse {
-    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
-        match error {
-            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
-            StoreError::NotFound => Some(Self::NotFound(problem)),
-            _ => None,
-        }
+impl From<Failure> for poem::Error {
+    fn from(failure: Failure) -> Self {
+        failure.0
     }
 }
 
-impl AnswerError for CreateLanguageResponse {
-    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
+/// How an operation's response answers each fact of the store: the variant that declares it, or
+/// the shared failure. Each operation names only the facts it can meet.
+pub(super) trait Answer: Sized {
+    /// The variant that answers `error` with `problem`, where the operation declares one.
+    fn declared(error: &StoreError, problem: ProblemJson) -> Option<Self> {
+        let _ = (error, problem);
+        None
+    }
+
+    /// The answer to `error`, met on the request for `instance`.
+    fn answer(error: StoreError, instance: &str) -> Result<Self, Failure> {
+        let problem = match error {
+            StoreError::NotFound => Problem::language_not_found(instance),
+            StoreError::AlreadyExists => Problem::already_exists(instance),
+            StoreError::PreconditionFailed => Problem::precondition_failed(instance),
+            StoreError::Full => Problem::insufficient_storage(instance),
+            StoreError::Unavailable => {
+                let problem = Problem::service_unavailable(instance).into();
+                let retry_after = crate::problem::RETRY_AFTER_SECONDS.to_owned();
+                let response = Unavailable::ServiceUnavailable(problem, retry_after);
+                return Err(Failure(poem::Error::from_response(
+                    response.into_response(),
+                )));
+            }
+        };
+        Self::declared(&error, problem.into()).ok_or_else(|| {
+            Failure(poem::Error::from_string(
+                format!("store error that this operation does not expect: {error}"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ))
+        })
+    }
+}
+
+impl Answer for ListLanguagesResponse {}
+
+impl Answer for HealthResponse {}
+
+impl Answer for GetLanguageResponse {
+    fn declared(error: &StoreError, problem: ProblemJson) -> Option<Self> {
+        matches!(error, StoreError::NotFound).then(|| Self::NotFound(problem))
+    }
+}
+
+impl Answer for CreateLanguageResponse {
+    fn declared(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         match error {
-            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
             StoreError::AlreadyExists => Some(Self::Conflict(problem)),
             StoreError::Full => Some(Self::InsufficientStorage(problem)),
             _ => None,
@@ -271,51 +248,37 @@ impl AnswerError for CreateLanguageResponse {
     }
 }
 
-impl AnswerError for UpdateLanguageResponse {
-    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
-        match error {
-            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
-            StoreError::NotFound => Some(Self::NotFound(problem)),
-            StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
-            _ => None,
+/// PUT, PATCH and DELETE meet the same facts.
+macro_rules! answer_changes {
+    ($($response:ty),*) => {$(
+        impl Answer for $response {
+            fn declared(error: &StoreError, problem: ProblemJson) -> Option<Self> {
+                match error {
+                    StoreError::NotFound => Some(Self::NotFound(problem)),
+                    StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
+                    _ => None,
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl AnswerError for DeleteLanguageResponse {
-    fn for_error(error: &StoreError, problem: ProblemJson) -> Option<Self> {
-        match error {
-            StoreError::Unavailable => Some(Self::ServiceUnavailable(problem, retry_after())),
-            StoreError::NotFound => Some(Self::NotFound(problem)),
-            StoreError::PreconditionFailed => Some(Self::PreconditionFailed(problem)),
-            _ => None,
+answer_changes!(UpdateLanguageResponse, DeleteLanguageResponse);
+
+/// The answer to a refused body: 413, 415 or 400, each a variant of the operations that read one.
+macro_rules! answer_rejected_bodies {
+    ($($response:ty),*) => {$(
+        impl $response {
+            pub(super) fn rejected(error: BodyError, instance: &str) -> Self {
+                let problem = ProblemJson(error.clone().into_problem(instance));
+                match error {
+                    BodyError::TooLarge => Self::PayloadTooLarge(problem),
+                    BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
+                    BodyError::Invalid { .. } => Self::BadRequest(problem),
+                }
+            }
         }
-    }
+    )*};
 }
 
-/// The variant of an operation's response that answers a refused body.
-pub(super) trait RejectedBody {
-    fn rejected(error: BodyError, instance: &str) -> Self;
-}
-
-impl RejectedBody for CreateLanguageResponse {
-    fn rejected(error: BodyError, instance: &str) -> Self {
-        let problem = ProblemJson(error.clone().into_problem(instance));
-        match error {
-            BodyError::TooLarge => Self::PayloadTooLarge(problem),
-            BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
-            BodyError::Invalid { .. } => Self::BadRequest(problem),
-        }
-    }
-}
-
-impl RejectedBody for UpdateLanguageResponse {
-    fn rejected(error: BodyError, instance: &str) -> Self {
-        let problem = ProblemJson(error.clone().into_problem(instance));
-        match error {
-            BodyError::TooLarge => Self::PayloadTooLarge(problem),
-            BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
-            BodyError::Invalid { .. } => Self::BadRequest(problem),
-        }
-    }
-}
+answer_rejected_bodies!(CreateLanguageResponse, UpdateLanguageResponse);

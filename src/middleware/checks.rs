@@ -1,72 +1,45 @@
-//! The request checks: a path that is not valid percent-encoded UTF-8, and a query parameter an
-//! operation does not take or that is given twice, are refused before any operation runs.
-
-use std::sync::Arc;
+//! The request checks: a path parameter that is not valid percent-encoded UTF-8 (`x%y` would
+//! otherwise name the language "x%y"), and a query parameter that the operation does not take or
+//! that is given twice (poem-openapi would ignore the one and take the first of the other, so
+//! `?befor_year=1965` would silently list everything). What each route takes comes from the route
+//! table, so from the operations' declarations.
 
 use percent_encoding::percent_decode_str;
-use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use poem::http::Method;
 
 use crate::{
-    api::COLLECTION,
     problem::{Problem, ProblemField},
-    routes,
-    store::{Store, StoreError},
+    routes::Route,
 };
 
-/// Refuses what no operation would read right: a language path that is not valid
-/// percent-encoded UTF-8 (`x%y` would otherwise name the language "x%y"), and a query with a
-/// parameter the operation does not take, or one given twice (poem-openapi would ignore the one
-/// and take the first of the other, so `?befor_year=1965` would silently list everything). A query
-/// on a missing language is left to the handler: its 404 comes first (CONTRACT.md, "Errors").
-pub(crate) async fn check_request<E: Endpoint>(
-    endpoint: Arc<E>,
-    request: Request,
-    store: Store,
-) -> Result<Response> {
-    let path = request.original_uri().path();
-    let name = path
-        .strip_prefix(COLLECTION)
-        .and_then(|rest| rest.strip_prefix('/'));
-    if let Some(raw) = name
-        && decode_segment(raw).is_none()
-    {
-        let problem = Problem::invalid_parameter(
-            path,
-            "name",
-            "the path must be valid percent-encoded UTF-8",
-        );
-        return Ok(problem.into_response());
-    }
-    if let (Some(query), Some(known)) = (
-        request.uri().query(),
-        routes::query_parameters(request.method(), path),
-    ) {
-        let errors = query_errors(query, known);
-        let missing = match name.and_then(decode_segment) {
-            Some(name) if !errors.is_empty() => {
-                matches!(store.get(&name).await, Err(StoreError::NotFound))
-            }
-            _ => false,
-        };
-        if !errors.is_empty() && !missing {
-            let detail = errors
-                .iter()
-                .map(|error| {
-                    format!(
-                        "{}: {}",
-                        error.parameter.as_deref().unwrap_or_default(),
-                        error.detail
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Ok(Problem::invalid(path, detail, errors).into_response());
-        }
-    }
-    endpoint
-        .call(request)
-        .await
-        .map(IntoResponse::into_response)
+/// The 400 for a path parameter of `path` (on `route`) that is not valid percent-encoded UTF-8.
+pub(super) fn check_path(route: &Route, path: &str) -> Option<Problem> {
+    let (name, _) = route
+        .parameter_values(path)
+        .find(|(_, raw)| decode_segment(raw).is_none())?;
+    Some(Problem::invalid_parameter(
+        path,
+        name,
+        "the path must be valid percent-encoded UTF-8",
+    ))
+}
+
+/// The 400 for a query with a parameter the operation of `method` on `route` does not take, or
+/// one given twice, naming each.
+pub(super) fn check_query(
+    route: &Route,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Problem> {
+    let query = query?;
+    // A route outside the spec (the docs, the spec) takes no parameter.
+    let known = route
+        .operation(method)
+        .map_or(&[][..], |operation| operation.query());
+    let known: Vec<&str> = known.iter().map(|param| param.name.as_str()).collect();
+    let errors = query_errors(query, &known);
+    (!errors.is_empty()).then(|| Problem::invalid_parameters(path, errors))
 }
 
 /// The text of a percent-encoded path segment, if every `%` starts an escape and the bytes are

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use poem::{
-    Endpoint, IntoResponse, Request, Response, Result,
-    http::{HeaderValue, Method, header},
+    IntoResponse, Request, Response,
+    http::{HeaderValue, header},
 };
 
-use crate::{problem::Problem, routes};
+use crate::{problem::Problem, routes::Route};
 
 /// Who may call the API from a browser, and how (CORS, configured by `--cors-origin`).
 #[derive(Clone)]
@@ -46,116 +46,105 @@ impl CorsPolicy {
     }
 }
 
-/// CORS, while origins are configured. `OPTIONS` on a path of the API answers with the methods it
-/// takes and, for the preflight of a configured origin, the CORS grant (a preflight from any other
-/// origin, or for another method or header, is a 403 problem). Other requests are served whatever
-/// their `Origin` (a browser sends one on same-origin writes, Swagger UI's among them): the CORS
-/// headers go only to configured origins, and the browser withholds the answer from the rest.
-/// Credentials are never allowed: the API authenticates with bearer tokens, not cookies.
-pub(crate) async fn cors<E: Endpoint>(
-    endpoint: Arc<E>,
-    request: Request,
-    policy: CorsPolicy,
-) -> Result<Response> {
-    let origin = request
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let path = request.original_uri().path().to_owned();
-    let methods = routes::allowed_methods(&path);
-    if request.method() == Method::OPTIONS
-        && let Some(methods) = methods
-    {
-        return Ok(options(
-            &request,
-            &path,
-            methods,
-            origin.as_deref(),
-            &policy,
-        ));
-    }
-    let mut response = endpoint.call(request).await?.into_response();
-    let headers = response.headers_mut();
-    headers.append(header::VARY, HeaderValue::from_static("Origin"));
-    if headers.contains_key(header::ALLOW)
-        && let Some(methods) = methods
-        && let Ok(allow) = HeaderValue::from_str(&format!("{methods}, OPTIONS"))
-    {
-        headers.insert(header::ALLOW, allow);
-    }
-    if let Some(allowed) = origin
-        .as_deref()
-        .and_then(|origin| policy.allow_origin(origin))
-    {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Location, ETag, X-Request-Id"),
-        );
-    }
-    Ok(response)
+/// The `Allow` of a path while CORS is on: its methods and OPTIONS.
+fn allow_with_options(route: &Route) -> HeaderValue {
+    let allow = route.allow().to_str().unwrap_or_default();
+    HeaderValue::from_str(&format!("{allow}, OPTIONS")).unwrap_or_else(|_| route.allow().clone())
 }
 
-/// The answer to `OPTIONS` on a path that answers `methods`.
-fn options(
-    request: &Request,
-    path: &str,
-    methods: &str,
-    origin: Option<&str>,
-    policy: &CorsPolicy,
-) -> Response {
-    let mut response = Response::builder()
-        .status(poem::http::StatusCode::NO_CONTENT)
-        .header(header::VARY, "Origin")
-        .finish();
-    if let Ok(allow) = HeaderValue::from_str(&format!("{methods}, OPTIONS")) {
-        response.headers_mut().insert(header::ALLOW, allow);
-    }
-    let requested_method = request
-        .headers()
-        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-        .and_then(|value| value.to_str().ok());
-    let (Some(origin), Some(requested_method)) = (origin, requested_method) else {
-        return response; // not a preflight
-    };
-    let requested_headers = request
-        .headers()
-        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let headers_ok = requested_headers
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .all(|name| CORS_REQUEST_HEADERS.contains(&name));
-    let method_ok = methods.split(", ").any(|method| method == requested_method);
-    match policy.allow_origin(origin) {
-        Some(allowed) if method_ok && headers_ok => {
-            let headers = response.headers_mut();
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
-            if let Ok(methods) = HeaderValue::from_str(methods) {
-                headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
-            }
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(
-                    "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id",
-                ),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-            response
+impl CorsPolicy {
+    /// Adds CORS to the answer of a request from `origin` on `route`: `Vary: Origin` always, the
+    /// grant for a configured origin, and OPTIONS to the `Allow` of a 405. Requests are served
+    /// whatever their `Origin` (a browser sends one on same-origin writes, Swagger UI's among
+    /// them): the CORS headers go only to configured origins, and the browser withholds the answer
+    /// from the rest. Credentials are never allowed: the API authenticates with bearer tokens, not
+    /// cookies.
+    pub(super) fn decorate(
+        &self,
+        response: &mut Response,
+        origin: Option<&HeaderValue>,
+        route: Option<&Route>,
+    ) {
+        let headers = response.headers_mut();
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        if headers.contains_key(header::ALLOW)
+            && let Some(route) = route
+        {
+            headers.insert(header::ALLOW, allow_with_options(route));
         }
-        _ => {
-            let mut refused = Problem::cors_refused(path).into_response();
-            refused
-                .headers_mut()
-                .insert(header::VARY, HeaderValue::from_static("Origin"));
-            refused
+        if let Some(allowed) = origin
+            .and_then(|origin| origin.to_str().ok())
+            .and_then(|origin| self.allow_origin(origin))
+        {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("Location, ETag, X-Request-Id"),
+            );
+        }
+    }
+
+    /// The answer to `OPTIONS` on `route`: the methods it takes and, for the preflight of a
+    /// configured origin, the CORS grant (a preflight from any other origin, or for another
+    /// method or header, is a 403 problem).
+    pub(super) fn options(&self, request: &Request, path: &str, route: &Route) -> Response {
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|value| value.to_str().ok());
+        let mut response = Response::builder()
+            .status(poem::http::StatusCode::NO_CONTENT)
+            .header(header::VARY, "Origin")
+            .finish();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, allow_with_options(route));
+        let requested_method = request
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|value| value.to_str().ok());
+        let (Some(origin), Some(requested_method)) = (origin, requested_method) else {
+            return response; // not a preflight
+        };
+        let requested_headers = request
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let headers_ok = requested_headers
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .all(|name| CORS_REQUEST_HEADERS.contains(&name));
+        let method_ok = route
+            .methods()
+            .iter()
+            .any(|method| method.as_str() == requested_method);
+        match self.allow_origin(origin) {
+            Some(allowed) if method_ok && headers_ok => {
+                let headers = response.headers_mut();
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+                headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, route.allow().clone());
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static(
+                        "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id",
+                    ),
+                );
+                headers.insert(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("600"),
+                );
+                response
+            }
+            _ => {
+                let mut refused = Problem::cors_refused(path).into_response();
+                refused
+                    .headers_mut()
+                    .insert(header::VARY, HeaderValue::from_static("Origin"));
+                refused
+            }
         }
     }
 }

@@ -1,40 +1,26 @@
 //! Request ids: every request gets one, the client's own when it is safe to log, and every
 //! response carries it back.
 
-use std::sync::Arc;
-
-use poem::{Endpoint, IntoResponse, Request, Response, Result, http::HeaderValue};
-
-/// The request's id, as the request-id layer settled it: what the access log line and the
-/// `X-Request-Id` response header carry.
-#[derive(Debug, Clone)]
-pub(crate) struct RequestId(pub String);
+use poem::{
+    Request,
+    http::{HeaderName, HeaderValue},
+};
 
 /// The header that carries a request's id, both ways.
-const REQUEST_ID: &str = "x-request-id";
+pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Gives every request an id: the client's own `X-Request-Id` when it is 1 to 128 characters of
-/// `A-Z a-z 0-9 . _ ~ -` (so that it is safe in a log line), else a new random one; and sends it
-/// back on the response.
-pub(crate) async fn request_id<E: Endpoint>(
-    endpoint: Arc<E>,
-    mut request: Request,
-) -> Result<Response> {
-    let id = request
+/// The request's id: the client's own `X-Request-Id` when it is 1 to 128 characters of
+/// `A-Z a-z 0-9 . _ ~ -` (so that it is safe in a log line and a header), else a new random one.
+pub(super) fn settle(request: &Request) -> HeaderValue {
+    request
         .headers()
-        .get(REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| is_sane_request_id(id))
-        .map_or_else(new_request_id, str::to_owned);
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = match endpoint.call(request).await {
-        Ok(response) => response.into_response(),
-        Err(error) => error.into_response(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    Ok(response)
+        .get(&REQUEST_ID)
+        .filter(|id| id.to_str().is_ok_and(is_sane_request_id))
+        .cloned()
+        .unwrap_or_else(|| {
+            // URL-safe base64 is always a valid header value.
+            HeaderValue::from_str(&new_request_id()).unwrap_or(HeaderValue::from_static("-"))
+        })
 }
 
 fn is_sane_request_id(id: &str) -> bool {

@@ -1,14 +1,15 @@
-//! Write tokens: with tokens configured, a write needs `Authorization: Bearer <token>`.
+//! Write tokens: with tokens configured, a write (a method that is not safe, RFC 9110 §9.2.1) that
+//! a path answers needs `Authorization: Bearer <token>` with one of them; reads stay open.
 
 use std::sync::Arc;
 
 use poem::{
-    Endpoint, IntoResponse, Request, Response, Result,
-    http::{HeaderValue, Method, header},
+    IntoResponse, Request, Response,
+    http::{HeaderValue, header},
 };
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::{problem::Problem, routes};
+use crate::problem::Problem;
 
 /// The bearer tokens that writes need, compared in constant time.
 #[derive(Clone)]
@@ -34,40 +35,27 @@ impl WriteTokens {
             })
             .into()
     }
-}
 
-/// With write tokens configured, a POST, PUT, PATCH or DELETE that the path answers needs
-/// `Authorization: Bearer <token>` with one of them: else 401 and nothing is done. Reads stay open.
-pub(crate) async fn require_write_token<E: Endpoint>(
-    endpoint: Arc<E>,
-    request: Request,
-    tokens: WriteTokens,
-) -> Result<Response> {
-    let method = request.method();
-    let is_write = [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method);
-    let path = request.original_uri().path();
-    let answered = routes::allowed_methods(path)
-        .is_some_and(|allow| allow.split(", ").any(|allowed| allowed == method.as_str()));
-    if is_write && answered {
+    /// Whether `request` carries `Authorization: Bearer <token>` with one of the tokens.
+    pub(super) fn admit(&self, request: &Request) -> bool {
         // The scheme name is case-insensitive (RFC 9110 §11.1).
-        let presented = request
+        request
             .headers()
             .get(header::AUTHORIZATION)
-            .map(|value| value.as_bytes())
+            .map(HeaderValue::as_bytes)
             .filter(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "))
-            .map(|value| value[7..].trim_ascii());
-        if !presented.is_some_and(|token| tokens.accepts(token)) {
-            let mut response = Problem::unauthorized(path).into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return Ok(response);
-        }
+            .map(|value| value[7..].trim_ascii())
+            .is_some_and(|token| self.accepts(token))
     }
-    endpoint
-        .call(request)
-        .await
-        .map(IntoResponse::into_response)
+}
+
+/// The 401 for a write without a valid token: nothing was done.
+pub(super) fn refusal(instance: &str) -> Response {
+    let mut response = Problem::unauthorized(instance).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 #[cfg(test)]
