@@ -32,7 +32,7 @@ pub(crate) const MERGE_PATCH: bool = true;
 /// A JSON request body, parsed strictly: a missing, unknown, duplicated or `null` field, or one of
 /// the wrong JSON type, is an error naming the field. Errors are kept, not raised, so that the
 /// handler answers each with its own declared response, and 404 for a missing language before
-/// 400 for its body (CONTRACT.md, "Errors").
+/// 400 for its body (README, "Choices where the contract leaves room").
 pub(crate) struct JsonBody<T, const MERGE_PATCH: bool = false>(
     pub std::result::Result<T, BodyError>,
 );

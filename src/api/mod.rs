@@ -10,7 +10,7 @@ mod wire;
 use std::sync::Arc;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use poem::{Request, web::Data};
+use poem::{FromRequest, Request, RequestBody, http::StatusCode};
 use poem_openapi::{
     OpenApi, Tags,
     param::{Header, Path, Query},
@@ -34,9 +34,32 @@ use crate::{
 };
 
 /// A 400 that the request checks found on a path that names a language, left for the operation to
-/// answer, since a missing language is a 404 first (CONTRACT.md, "Errors").
+/// answer, since a missing language is a 404 first (README, "Choices where the contract leaves
+/// room").
 #[derive(Clone)]
 pub(crate) struct Refusal(pub(crate) Problem);
+
+/// What every operation reads besides its declared parameters: the store and the route table
+/// (request data, set by `app`), the path as received (a problem's `instance`), and a refusal the
+/// request checks left for it. Not a parameter of the spec.
+struct Context<'a> {
+    store: &'a Store,
+    routes: &'a RouteTable,
+    instance: &'a str,
+    refusal: Option<Problem>,
+}
+
+impl<'a> FromRequest<'a> for Context<'a> {
+    async fn from_request(request: &'a Request, _: &mut RequestBody) -> poem::Result<Self> {
+        let missing = || poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR);
+        Ok(Self {
+            store: request.data::<Store>().ok_or_else(missing)?,
+            routes: request.data::<Arc<RouteTable>>().ok_or_else(missing)?,
+            instance: request.original_uri().path(),
+            refusal: request.data::<Refusal>().map(|refusal| refusal.0.clone()),
+        })
+    }
+}
 
 /// Where Swagger UI is served (by `app`): the front door redirects there.
 pub(crate) const DOCS: &str = "/docs";
@@ -70,7 +93,7 @@ enum Tag {
 }
 
 /// The API's operations. It holds nothing: the store and the route table are request data
-/// (`Data`), so the spec renders without a store.
+/// (see `Context`), so the spec renders without a store.
 pub(crate) struct Api;
 
 #[OpenApi]
@@ -91,8 +114,7 @@ impl Api {
     )]
     async fn list_languages(
         &self,
-        request: &Request,
-        store: Data<&Store>,
+        cx: Context<'_>,
         /// Only languages published after this year (exclusive).
         after_year: Query<Option<i32>>,
         /// Only languages published before this year (exclusive).
@@ -103,14 +125,14 @@ impl Api {
         /// The `next_page_token` of the previous page, to get the page after it.
         page_token: Query<Option<String>>,
     ) -> Answered<ListLanguagesResponse> {
-        let instance = request.original_uri().path();
+        let instance = cx.instance;
         let filter = YearFilter {
             after: after_year.0,
             before: before_year.0,
         };
         let after = match page_token.0.as_deref() {
             None => None,
-            Some(token) => match page_token::redeem(store.page_token_key(), token, filter) {
+            Some(token) => match page_token::redeem(cx.store.page_token_key(), token, filter) {
                 Some(cursor) => Some(cursor),
                 None => {
                     return Ok(ListLanguagesResponse::BadRequest(
@@ -125,11 +147,11 @@ impl Api {
             },
         };
         let limit = usize::try_from(limit.0.clamp(1, MAX_LIMIT)).unwrap_or(1);
-        match store.list(filter, after, limit).await {
+        match cx.store.list(filter, after, limit).await {
             Ok(Page { languages, next }) => Ok(ListLanguagesResponse::Ok(Json(LanguagePage {
                 programming_languages: languages,
                 next_page_token: next
-                    .map(|cursor| page_token::issue(store.page_token_key(), cursor, filter)),
+                    .map(|cursor| page_token::issue(cx.store.page_token_key(), cursor, filter)),
             }))),
             Err(error) => Answer::answer(error, instance),
         }
@@ -148,22 +170,20 @@ impl Api {
     )]
     async fn get_language(
         &self,
-        request: &Request,
-        store: Data<&Store>,
-        refusal: Option<Data<&Refusal>>,
+        cx: Context<'_>,
         /// The language's name, percent-encoded.
         name: Path<String>,
         /// `*` or ETags (weak comparison): answer 304 without a body when one matches.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<EntityTags>>,
     ) -> Answered<GetLanguageResponse> {
-        let instance = request.original_uri().path();
-        let language = match store.get(&name).await {
+        let instance = cx.instance;
+        let language = match cx.store.get(&name).await {
             Ok(language) => language,
             Err(error) => return Answer::answer(error, instance),
         };
-        if let Some(refusal) = refusal {
-            return Ok(GetLanguageResponse::BadRequest(refusal.0.0.clone().into()));
+        if let Some(refusal) = cx.refusal {
+            return Ok(GetLanguageResponse::BadRequest(refusal.into()));
         }
         let etag = etag(&language);
         Ok(match if_none_match.0 {
@@ -184,12 +204,10 @@ impl Api {
     )]
     async fn create_language(
         &self,
-        request: &Request,
-        store: Data<&Store>,
-        routes: Data<&Arc<RouteTable>>,
+        cx: Context<'_>,
         body: JsonBody<Language>,
     ) -> Answered<CreateLanguageResponse> {
-        let instance = request.original_uri().path();
+        let instance = cx.instance;
         let language = match body.0 {
             Ok(language) => language,
             Err(error) => return Ok(CreateLanguageResponse::rejected(error, instance)),
@@ -200,9 +218,9 @@ impl Api {
                 Problem::invalid_fields(instance, errors).into(),
             ));
         }
-        match store.create(language).await {
+        match cx.store.create(language).await {
             Ok(language) => {
-                let (location, etag) = (location(&routes, language.name()), etag(&language));
+                let (location, etag) = (location(cx.routes, language.name()), etag(&language));
                 Ok(CreateLanguageResponse::Created(
                     Json(language),
                     location,
@@ -227,9 +245,7 @@ impl Api {
     )]
     async fn update_language(
         &self,
-        request: &Request,
-        store: Data<&Store>,
-        refusal: Option<Data<&Refusal>>,
+        cx: Context<'_>,
         /// The language's name, percent-encoded.
         name: Path<String>,
         /// `*` or ETags (strong comparison): change the language only if one matches, else 412.
@@ -237,8 +253,7 @@ impl Api {
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges>,
     ) -> Answered<UpdateLanguageResponse> {
-        let refusal = refusal.map(|refusal| refusal.0.0.clone());
-        change(&store, request, &name, if_match.0, refusal, body.0).await
+        change(cx, &name, if_match.0, body.0).await
     }
 
     /// Patch a programming language
@@ -255,9 +270,7 @@ impl Api {
     )]
     async fn patch_language(
         &self,
-        request: &Request,
-        store: Data<&Store>,
-        refusal: Option<Data<&Refusal>>,
+        cx: Context<'_>,
         /// The language's name, percent-encoded.
         name: Path<String>,
         /// `*` or ETags (strong comparison): change the language only if one matches, else 412.
@@ -265,8 +278,7 @@ impl Api {
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges, MERGE_PATCH>,
     ) -> Answered<PatchLanguageResponse> {
-        let refusal = refusal.map(|refusal| refusal.0.0.clone());
-        change(&store, request, &name, if_match.0, refusal, body.0).await
+        change(cx, &name, if_match.0, body.0).await
     }
 
     /// Delete a programming language
@@ -281,22 +293,20 @@ impl Api {
     )]
     async fn delete_language(
         &self,
-        request: &Request,
-        store: Data<&Store>,
-        refusal: Option<Data<&Refusal>>,
+        cx: Context<'_>,
         /// The language's name, percent-encoded.
         name: Path<String>,
         /// `*` or ETags (strong comparison): delete the language only if one matches, else 412.
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
     ) -> Answered<DeleteLanguageResponse> {
-        let instance = request.original_uri().path();
-        if let Some(refusal) = refusal {
-            let refused = DeleteLanguageResponse::BadRequest(refusal.0.0.clone().into());
-            return refuse(&store, &name, instance, refused).await;
+        let instance = cx.instance;
+        if let Some(refusal) = cx.refusal {
+            let refused = DeleteLanguageResponse::BadRequest(refusal.into());
+            return refuse(cx.store, &name, instance, refused).await;
         }
         let precondition = if_matches(if_match.0.as_ref());
-        match store.delete(&name, &precondition).await {
+        match cx.store.delete(&name, &precondition).await {
             Ok(language) => {
                 let etag = etag(&language);
                 Ok(DeleteLanguageResponse::Ok(Json(language), etag))
@@ -314,10 +324,10 @@ impl Api {
         operation_id = "health",
         tag = "Tag::Service"
     )]
-    async fn health(&self, request: &Request, store: Data<&Store>) -> Answered<HealthResponse> {
-        match store.health().await {
+    async fn health(&self, cx: Context<'_>) -> Answered<HealthResponse> {
+        match cx.store.health().await {
             Ok(()) => Ok(HealthResponse::Ok(Json(Health::ok()))),
-            Err(error) => Answer::answer(error, request.original_uri().path()),
+            Err(error) => Answer::answer(error, cx.instance),
         }
     }
 
@@ -329,17 +339,15 @@ impl Api {
 }
 
 /// PUT and PATCH: the same meaning, the same code path. A missing language is a 404 before
-/// anything wrong with the query, the body or the precondition (CONTRACT.md, "Errors").
+/// anything wrong with the query, the body or the precondition (README, "Choices where the contract leaves room").
 async fn change(
-    store: &Store,
-    request: &Request,
+    cx: Context<'_>,
     name: &str,
     if_match: Option<EntityTags>,
-    refusal: Option<Problem>,
     body: Result<LanguageChanges, BodyError>,
 ) -> Answered<UpdateLanguageResponse> {
-    let instance = request.original_uri().path();
-    let refused = match (refusal, body) {
+    let (store, instance) = (cx.store, cx.instance);
+    let refused = match (cx.refusal, body) {
         (Some(problem), _) => UpdateLanguageResponse::BadRequest(problem.into()),
         (None, Err(error)) => UpdateLanguageResponse::rejected(error, instance),
         (None, Ok(changes)) => {
@@ -350,7 +358,7 @@ async fn change(
                 UpdateLanguageResponse::BadRequest(Problem::renamed(instance).into())
             } else {
                 let precondition = if_matches(if_match.as_ref());
-                return match store.update(name, changes, &precondition).await {
+                return match cx.store.update(name, changes, &precondition).await {
                     Ok(language) => {
                         let etag = etag(&language);
                         Ok(UpdateLanguageResponse::Ok(Json(language), etag))
@@ -364,7 +372,7 @@ async fn change(
 }
 
 /// `refused`, unless no language has this name: a missing language is a 404 rather than a 400 or
-/// a 412, whatever else is wrong with the request (CONTRACT.md, "Errors").
+/// a 412, whatever else is wrong with the request (README, "Choices where the contract leaves room").
 async fn refuse<R: Answer>(store: &Store, name: &str, instance: &str, refused: R) -> Answered<R> {
     match store.get(name).await {
         Err(StoreError::NotFound) => R::answer(StoreError::NotFound, instance),

@@ -82,7 +82,7 @@ impl<E: Endpoint> Layers<E> {
                     return problem.into_response();
                 }
                 // On a path that names a resource, the operation answers: a missing resource is a
-                // 404 rather than a 400 (CONTRACT.md, "Errors").
+                // 404 rather than a 400 (README, "Choices where the contract leaves room").
                 request.extensions_mut().insert(Refusal(problem));
             }
         }
