@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{Parser, ValueEnum};
+use poem::http::Uri;
 
 /// prog-lang-api: a REST API about programming languages, with its OpenAPI spec and Swagger UI.
 ///
@@ -262,13 +263,12 @@ impl Config {
                 ));
             }
         }
-        if let Some(url) = &self.public_url {
-            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
-            if !(scheme_ok || url.starts_with('/')) || url.chars().any(char::is_whitespace) {
-                return Err(format!(
-                    "--public-url: {url:?} is not an http(s) URL or an absolute path"
-                ));
-            }
+        if let Some(url) = &self.public_url
+            && !is_public_url(url)
+        {
+            return Err(format!(
+                "--public-url: {url:?} is not an absolute http(s) URL with a host, nor an absolute path"
+            ));
         }
         Ok(())
     }
@@ -295,23 +295,36 @@ fn is_token68(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
-/// A browser origin: scheme, host and optional port, nothing else (RFC 6454).
+/// A browser origin: scheme, host and optional port, nothing else (RFC 6454), read by `http`'s URI
+/// parser.
 fn is_origin(origin: &str) -> bool {
-    let Some((scheme, rest)) = origin.split_once("://") else {
+    let Ok(uri) = origin.parse::<Uri>() else {
         return false;
     };
-    let host = rest.rsplit_once(':').map_or(rest, |(host, port)| {
-        if port.parse::<u16>().is_ok() {
-            host
-        } else {
-            ""
-        }
-    });
-    matches!(scheme, "http" | "https")
-        && !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+    // `http::Uri` reads `https://a` with the path `/`, as it reads `https://a/`: an origin has no
+    // path at all, so the text must not hold one.
+    is_web_url(&uri) && uri.path() == "/" && uri.query().is_none() && !origin.ends_with('/')
+}
+
+/// Where clients reach the API, for the spec's `servers`: an absolute http(s) URL with a host, or
+/// an absolute path (not `//host`, which a client would read as a host), read by `http`'s URI
+/// parser.
+fn is_public_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<Uri>() else {
+        return false;
+    };
+    if uri.scheme().is_none() {
+        return uri.authority().is_none() && url.starts_with('/') && !url.starts_with("//");
+    }
+    is_web_url(&uri)
+}
+
+/// An absolute `http` or `https` URI with a non-empty host and no user information.
+fn is_web_url(uri: &Uri) -> bool {
+    matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.authority().is_some_and(|authority| {
+            !authority.host().is_empty() && !authority.as_str().contains('@')
+        })
 }
 
 #[cfg(test)]
@@ -333,8 +346,37 @@ mod tests {
             "https://example.com/",
             "ftp://x",
             "https://a b",
+            "https://user@example.com",
+            "https://example.com?x",
         ] {
             assert!(!is_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn public_urls_are_absolute_web_urls_or_absolute_paths() {
+        for good in [
+            "https://api.example.com",
+            "http://localhost:5000/",
+            "https://example.com/languages/v1",
+            "/",
+            "/api",
+        ] {
+            assert!(is_public_url(good), "{good}");
+        }
+        for bad in [
+            "http://",
+            "https://",
+            "ftp://x",
+            "http://a b",
+            "//host",
+            "//host/x",
+            "api",
+            "",
+            "https://user:pw@example.com",
+            "http://:80",
+        ] {
+            assert!(!is_public_url(bad), "{bad}");
         }
     }
 
