@@ -211,10 +211,29 @@ impl TestApp {
             .expect("request")
     }
 
-    /// The names of every language, walking all pages.
+    /// The names of every language, walking every page (of the largest size) until one comes
+    /// without a `next_page_token`. Each page must be a 200 JSON page, every page but the last
+    /// full, and no name may come twice: a server that repeats a page fails here instead of
+    /// looping.
     pub async fn all_names(&self) -> Vec<String> {
-        let body = json_body(self.list("?limit=1000").await, StatusCode::OK).await;
-        names(&body)
+        const LIMIT: usize = 1000;
+        let mut all: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut query = format!("?limit={LIMIT}");
+        loop {
+            let page = json_body(self.list(&query).await, StatusCode::OK).await;
+            let page_names = names(&page);
+            for name in &page_names {
+                assert!(seen.insert(name.clone()), "{name} on two pages");
+            }
+            all.extend(page_names.iter().cloned());
+            let Some(token) = page.get("next_page_token") else {
+                return all;
+            };
+            let token = token.as_str().expect("a next_page_token is a string");
+            assert_eq!(page_names.len(), LIMIT, "every page but the last is full");
+            query = format!("?limit={LIMIT}&page_token={token}");
+        }
     }
 }
 

@@ -102,6 +102,13 @@ async fn pages_default_to_100_and_a_large_limit_means_1000() {
     assert_eq!(names(&big).len(), 1000);
     let exact = json_body(app.list("?limit=1000").await, StatusCode::OK).await;
     assert_eq!(names(&exact), names(&big));
+    // More than one page of the largest size: the walk must go on past the first.
+    let expected: Vec<String> = SEED_NAMES
+        .iter()
+        .map(|name| (*name).to_owned())
+        .chain((0..1_100).map(|i| format!("L{i:04}")))
+        .collect();
+    assert_eq!(app.all_names().await, expected);
 }
 
 #[tokio::test]
