@@ -141,6 +141,12 @@ async fn a_page_walk_returns_everything_once_and_the_last_page_has_no_token() {
         }
     }
     assert_eq!(seen, app.all_names().await);
+    let expected: Vec<String> = SEED_NAMES
+        .iter()
+        .map(|name| (*name).to_owned())
+        .chain((0..12).map(|i| format!("L{i:04}")))
+        .collect();
+    assert_eq!(seen, expected, "the seeds, then the creates, in order");
 }
 
 #[tokio::test]

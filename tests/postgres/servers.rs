@@ -137,9 +137,10 @@ async fn two_servers_on_one_database_read_each_others_writes_and_tokens() {
         let server = if page % 2 == 0 { &a } else { &b };
         let body = json_body(server.list(&query).await, StatusCode::OK).await;
         seen.extend(names(&body));
-        let _ = server
+        let late = server
             .create(&language(&format!("Late {page}"), 1990, "x"))
             .await;
+        assert_eq!(late.status(), StatusCode::CREATED, "Late {page}");
         match body["next_page_token"].as_str() {
             Some(token) => query = format!("?limit=7&page_token={token}"),
             None => break,
