@@ -244,13 +244,18 @@ async fn every_response_carries_a_request_id_the_clients_when_sane() {
     }
 }
 
-/// The silence a slow upload keeps in the middle of its body.
-const PAUSE: Duration = Duration::from_millis(2500);
+// The timeouts below are whole seconds, 1 at least: these tests take the shortest that show the
+// contract over HTTP, and wait on the real clock no longer than that needs. Each phase's deadline
+// is tested to the millisecond, on paused time, beside `TimedStream` in src/server.rs.
+
+/// Longer than a header-read timeout of 1 s, with room for a busy machine's late timer: the
+/// silence a slow upload keeps in the middle of its body.
+const PAST_ONE_SECOND: Duration = Duration::from_millis(1500);
 
 #[tokio::test]
 async fn slow_and_silent_clients_do_not_starve_others_and_are_closed() {
     let app = spawn_app_with(with(|c| {
-        c.header_read_timeout_secs = 2;
+        c.header_read_timeout_secs = 1;
         c.idle_timeout_secs = 30;
     }))
     .await;
@@ -290,7 +295,7 @@ async fn slow_and_silent_clients_do_not_starve_others_and_are_closed() {
 async fn an_idle_connection_outlives_the_header_timeout_and_closes_after_the_idle_one() {
     let app = spawn_app_with(with(|c| {
         c.header_read_timeout_secs = 1;
-        c.idle_timeout_secs = 3;
+        c.idle_timeout_secs = 2;
     }))
     .await;
     let address = app.address.trim_start_matches("http://").to_owned();
@@ -301,11 +306,15 @@ async fn an_idle_connection_outlives_the_header_timeout_and_closes_after_the_idl
         stream.write_all(request).await.expect("write");
         let read = stream.read(&mut buffer).await.expect("read");
         assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
-        // Idle for longer than the header-read timeout, well within the idle one.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Idle for longer than the header-read timeout, well within the idle one: watched, not
+        // slept through, so that a close in the meantime is seen as such.
+        assert!(
+            !closed_within(&mut stream, Duration::from_millis(1200)).await,
+            "open past the header-read timeout"
+        );
     }
     assert!(
-        !closed_within(&mut stream, Duration::from_millis(500)).await,
+        !closed_within(&mut stream, Duration::from_millis(200)).await,
         "still open while idle"
     );
     assert!(
@@ -318,7 +327,7 @@ async fn an_idle_connection_outlives_the_header_timeout_and_closes_after_the_idl
 async fn a_slow_body_is_not_cut_short_by_the_header_timeout() {
     let app = spawn_app_with(with(|c| c.header_read_timeout_secs = 1)).await;
     let head = UploadHead::default();
-    let answer = slow_upload(&app.address, "Slow", head, PAUSE).await;
+    let answer = slow_upload(&app.address, "Slow", head, PAST_ONE_SECOND).await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
 
@@ -431,9 +440,14 @@ async fn slow_bodies_after_100_continue_or_bare_lf_heads_are_not_cut() {
         bare_lf: true,
         ..UploadHead::default()
     };
-    let answer = slow_upload(&app.address, "Slow", expect_continue, PAUSE).await;
-    assert!(answer.starts_with("HTTP/1.1 201"), "100-continue: {answer}");
-    app.delete("Slow").await;
-    let answer = slow_upload(&app.address, "Slow", bare_lf, PAUSE).await;
-    assert!(answer.starts_with("HTTP/1.1 201"), "bare LF: {answer}");
+    // Side by side, on connections of their own: the two pauses overlap.
+    let (continued, lf) = tokio::join!(
+        slow_upload(&app.address, "Slow", expect_continue, PAST_ONE_SECOND),
+        slow_upload(&app.address, "Slow LF", bare_lf, PAST_ONE_SECOND),
+    );
+    assert!(
+        continued.starts_with("HTTP/1.1 201"),
+        "100-continue: {continued}"
+    );
+    assert!(lf.starts_with("HTTP/1.1 201"), "bare LF: {lf}");
 }
