@@ -153,8 +153,10 @@ async fn serve_connection(
 /// empty line; then the request is being served, without a deadline, since a slow
 /// upload is legitimate; from the response's last write the connection is idle. A read that waits
 /// past the deadline of its phase fails with `TimedOut`, and hyper closes the connection.
-struct TimedStream {
-    inner: TcpStream,
+///
+/// Generic over the stream, so that its phases are tested on paused time over an in-memory pipe.
+struct TimedStream<S> {
+    inner: S,
     timeouts: Timeouts,
     phase: Phase,
     deadline: Pin<Box<Sleep>>,
@@ -177,8 +179,8 @@ enum Phase {
     Idle,
 }
 
-impl TimedStream {
-    fn new(inner: TcpStream, timeouts: Timeouts) -> Self {
+impl<S> TimedStream<S> {
+    fn new(inner: S, timeouts: Timeouts) -> Self {
         Self {
             inner,
             timeouts,
@@ -251,7 +253,7 @@ impl TimedStream {
     }
 }
 
-impl AsyncRead for TimedStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -287,7 +289,7 @@ impl AsyncRead for TimedStream {
     }
 }
 
-impl AsyncWrite for TimedStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -322,5 +324,291 @@ impl AsyncWrite for TimedStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A connection's phases on paused time, over an in-memory pipe: each deadline is checked to
+    //! the millisecond, before and at it, and the suite waits for none of them.
+
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex},
+        time::advance,
+    };
+
+    use super::*;
+
+    const TIMEOUTS: Timeouts = Timeouts {
+        header_read: Duration::from_secs(10),
+        idle: Duration::from_secs(60),
+    };
+    const MS: Duration = Duration::from_millis(1);
+    const HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+    /// A connection just accepted, as the server sees it, and the client's end of it.
+    fn accept() -> (TimedStream<DuplexStream>, DuplexStream) {
+        let (client, server) = duplex(64 * 1024);
+        (TimedStream::new(server, TIMEOUTS), client)
+    }
+
+    /// One read, polled once as hyper polls it, without waiting: `Pending` while nothing has
+    /// come and no deadline has passed.
+    fn read_now(stream: &mut TimedStream<DuplexStream>) -> Poll<io::Result<Vec<u8>>> {
+        let mut buffer = [0u8; 4096];
+        let mut read = ReadBuf::new(&mut buffer);
+        let mut cx = Context::from_waker(Waker::noop());
+        Pin::new(stream)
+            .poll_read(&mut cx, &mut read)
+            .map_ok(|()| read.filled().to_vec())
+    }
+
+    #[track_caller]
+    fn assert_waiting(stream: &mut TimedStream<DuplexStream>, when: &str) {
+        let read = read_now(stream);
+        assert!(read.is_pending(), "{when}: {read:?}");
+    }
+
+    #[track_caller]
+    fn assert_timed_out(stream: &mut TimedStream<DuplexStream>, when: &str) {
+        match read_now(stream) {
+            Poll::Ready(Err(error)) => assert_eq!(error.kind(), io::ErrorKind::TimedOut, "{when}"),
+            other => panic!("{when}: {other:?}"),
+        }
+    }
+
+    /// The client sends `bytes`, and the server reads them at once.
+    async fn receive(
+        stream: &mut TimedStream<DuplexStream>,
+        client: &mut DuplexStream,
+        bytes: &[u8],
+    ) {
+        client.write_all(bytes).await.expect("the client writes");
+        match read_now(stream) {
+            Poll::Ready(Ok(read)) => assert_eq!(read, bytes),
+            other => panic!("the server reads what was sent: {other:?}"),
+        }
+    }
+
+    /// A first request answered: the connection is idle from now.
+    async fn answered(stream: &mut TimedStream<DuplexStream>, client: &mut DuplexStream) {
+        receive(stream, client, HEAD).await;
+        stream.write_all(RESPONSE).await.expect("the response");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_head_not_complete_within_the_header_read_timeout_of_the_accept_fails_the_read()
+    {
+        let (mut stream, mut client) = accept();
+        advance(TIMEOUTS.header_read / 2).await;
+        receive(
+            &mut stream,
+            &mut client,
+            b"GET /healthz HTTP/1.1\r\nHost: te",
+        )
+        .await;
+        assert_waiting(&mut stream, "a head under way");
+        advance(TIMEOUTS.header_read / 2 - MS).await;
+        receive(&mut stream, &mut client, b"st\r\n").await;
+        assert_waiting(&mut stream, "a millisecond before the header-read timeout");
+        advance(MS).await;
+        assert_timed_out(
+            &mut stream,
+            "the header-read timeout, counted from the accept",
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_head_is_timed_from_its_first_byte() {
+        let (mut stream, mut client) = accept();
+        answered(&mut stream, &mut client).await;
+        advance(TIMEOUTS.idle - TIMEOUTS.header_read / 2).await;
+        receive(&mut stream, &mut client, b"GET /healthz HTTP/1.1\r\n").await;
+        advance(TIMEOUTS.header_read - MS).await;
+        assert_waiting(&mut stream, "past the idle timeout, within the head's own");
+        advance(MS).await;
+        assert_timed_out(
+            &mut stream,
+            "the header-read timeout, from the head's first byte",
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn blank_lines_alone_do_not_begin_a_head_so_they_cannot_end_one() {
+        let (mut stream, mut client) = accept();
+        receive(&mut stream, &mut client, b"\r\n\r\n\n\r\n").await;
+        advance(TIMEOUTS.header_read - MS).await;
+        assert_waiting(&mut stream, "a millisecond before the header-read timeout");
+        advance(MS).await;
+        assert_timed_out(
+            &mut stream,
+            "blank lines are no request: the head is still due",
+        );
+
+        // Blank lines before a request line, which RFC 9112 lets a server ignore: the head is the
+        // request's, ended by its own empty line, and then no deadline runs while it is served.
+        let (mut stream, mut client) = accept();
+        receive(&mut stream, &mut client, b"\r\n\n").await;
+        receive(&mut stream, &mut client, HEAD).await;
+        advance(TIMEOUTS.header_read + TIMEOUTS.idle).await;
+        assert_waiting(
+            &mut stream,
+            "serving the request that followed the blank lines",
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_with_bare_lf_line_ends_is_complete_at_its_empty_line() {
+        let (mut stream, mut client) = accept();
+        receive(
+            &mut stream,
+            &mut client,
+            b"GET /healthz HTTP/1.1\nHost: test\n\n",
+        )
+        .await;
+        advance(TIMEOUTS.header_read + TIMEOUTS.idle).await;
+        assert_waiting(&mut stream, "serving");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_is_closed_after_the_idle_timeout_not_the_header_read_one() {
+        let (mut stream, mut client) = accept();
+        answered(&mut stream, &mut client).await;
+        advance(TIMEOUTS.header_read + MS).await;
+        assert_waiting(&mut stream, "idle past the header-read timeout");
+        advance(TIMEOUTS.idle - TIMEOUTS.header_read - 2 * MS).await;
+        assert_waiting(&mut stream, "a millisecond before the idle timeout");
+        advance(MS).await;
+        assert_timed_out(&mut stream, "the idle timeout");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_idle_time_counts_from_the_responses_last_write() {
+        let (mut stream, mut client) = accept();
+        receive(&mut stream, &mut client, HEAD).await;
+        let (start, end) = RESPONSE.split_at(10);
+        stream.write_all(start).await.expect("the response's start");
+        advance(TIMEOUTS.idle / 2).await;
+        stream.write_all(end).await.expect("the response's end");
+        advance(TIMEOUTS.idle - MS).await;
+        assert_waiting(&mut stream, "a millisecond before the idle timeout");
+        advance(MS).await;
+        assert_timed_out(&mut stream, "the idle timeout, from the last write");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_body_is_never_cut() {
+        let (mut stream, mut client) = accept();
+        let head =
+            b"POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Length: 20\r\n\r\n";
+        receive(&mut stream, &mut client, head).await;
+        for part in [&b"{\"name\""[..], b": \"Slow\"", b", \"x\"}"] {
+            advance(10 * (TIMEOUTS.header_read + TIMEOUTS.idle)).await;
+            assert_waiting(&mut stream, "a body under way");
+            receive(&mut stream, &mut client, part).await;
+        }
+        advance(10 * (TIMEOUTS.header_read + TIMEOUTS.idle)).await;
+        assert_waiting(&mut stream, "the request being served");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_100_continue_does_not_end_the_serving_phase() {
+        for vectored in [false, true] {
+            let (mut stream, mut client) = accept();
+            let head = b"POST /programming_languages HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+            receive(&mut stream, &mut client, head).await;
+            let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+            if vectored {
+                // An empty slice first, as a vectored write may hold: the first bytes are what
+                // tell an interim response.
+                let slices = [io::IoSlice::new(b""), io::IoSlice::new(interim)];
+                let written = stream.write_vectored(&slices).await.expect("100 Continue");
+                assert_eq!(written, interim.len());
+            } else {
+                stream.write_all(interim).await.expect("100 Continue");
+            }
+            advance(TIMEOUTS.header_read + TIMEOUTS.idle).await;
+            assert_waiting(&mut stream, "the body asked for, not yet sent");
+            receive(&mut stream, &mut client, b"{}").await;
+            advance(TIMEOUTS.header_read + TIMEOUTS.idle).await;
+            assert_waiting(&mut stream, "the body is no new head");
+            stream.write_all(RESPONSE).await.expect("the response");
+            advance(TIMEOUTS.idle - MS).await;
+            assert_waiting(&mut stream, "a millisecond before the idle timeout");
+            advance(MS).await;
+            assert_timed_out(&mut stream, "idle after the final response");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_waiting_while_serving_is_woken_to_watch_the_idle_deadline() {
+        // hyper reads ahead while it serves: that read must wake when the response is out, or
+        // the idle deadline would never be watched.
+        let (stream, mut client) = accept();
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        client.write_all(HEAD).await.expect("the client writes");
+        let mut buffer = [0u8; 1024];
+        let read = reader.read(&mut buffer).await.expect("the head");
+        assert_eq!(&buffer[..read], HEAD);
+        let reading_ahead = tokio::spawn(async move { reader.read(&mut [0u8; 64]).await });
+        tokio::task::yield_now().await;
+        assert!(
+            !reading_ahead.is_finished(),
+            "nothing to read while serving"
+        );
+        writer.write_all(RESPONSE).await.expect("the response");
+        let idle_from = Instant::now();
+        let read = tokio::time::timeout(2 * TIMEOUTS.idle, reading_ahead)
+            .await
+            .expect("the read ahead ends at the idle deadline")
+            .expect("the reading task");
+        assert_eq!(
+            read.map_err(|error| error.kind()),
+            Err(io::ErrorKind::TimedOut)
+        );
+        assert_eq!(idle_from.elapsed(), TIMEOUTS.idle);
+    }
+
+    /// A stream without vectored writes: tokio's default, which a TCP stream overrides.
+    struct Unvectored(DuplexStream);
+
+    impl AsyncRead for Unvectored {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Unvectored {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    #[tokio::test]
+    async fn vectored_writes_are_the_inner_streams() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let tcp = TcpStream::connect(listener.local_addr().expect("address"))
+            .await
+            .expect("connect");
+        assert!(TimedStream::new(tcp, TIMEOUTS).is_write_vectored());
+        let (pipe, _client) = duplex(64);
+        assert!(!TimedStream::new(Unvectored(pipe), TIMEOUTS).is_write_vectored());
     }
 }

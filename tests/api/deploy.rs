@@ -9,7 +9,10 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{json_body, language, problem, spawn_app, spawn_app_with, with};
+use crate::helpers::{
+    UploadHead, closed_within, json_body, language, problem, slow_upload, spawn_app,
+    spawn_app_with, with,
+};
 
 const TOKEN: &str = "s3cret-token_1";
 
@@ -241,23 +244,18 @@ async fn every_response_carries_a_request_id_the_clients_when_sane() {
     }
 }
 
-/// Whether the server has closed `stream`, waiting at most `within`.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buffer = [0u8; 1024];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
-}
+// The timeouts below are whole seconds, 1 at least: these tests take the shortest that show the
+// contract over HTTP, and wait on the real clock no longer than that needs. Each phase's deadline
+// is tested to the millisecond, on paused time, beside `TimedStream` in src/server.rs.
+
+/// Longer than a header-read timeout of 1 s, with room for a busy machine's late timer: the
+/// silence a slow upload keeps in the middle of its body.
+const PAST_ONE_SECOND: Duration = Duration::from_millis(1500);
 
 #[tokio::test]
 async fn slow_and_silent_clients_do_not_starve_others_and_are_closed() {
     let app = spawn_app_with(with(|c| {
-        c.header_read_timeout_secs = 2;
+        c.header_read_timeout_secs = 1;
         c.idle_timeout_secs = 30;
     }))
     .await;
@@ -297,7 +295,7 @@ async fn slow_and_silent_clients_do_not_starve_others_and_are_closed() {
 async fn an_idle_connection_outlives_the_header_timeout_and_closes_after_the_idle_one() {
     let app = spawn_app_with(with(|c| {
         c.header_read_timeout_secs = 1;
-        c.idle_timeout_secs = 3;
+        c.idle_timeout_secs = 2;
     }))
     .await;
     let address = app.address.trim_start_matches("http://").to_owned();
@@ -308,11 +306,15 @@ async fn an_idle_connection_outlives_the_header_timeout_and_closes_after_the_idl
         stream.write_all(request).await.expect("write");
         let read = stream.read(&mut buffer).await.expect("read");
         assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
-        // Idle for longer than the header-read timeout, well within the idle one.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Idle for longer than the header-read timeout, well within the idle one: watched, not
+        // slept through, so that a close in the meantime is seen as such.
+        assert!(
+            !closed_within(&mut stream, Duration::from_millis(1200)).await,
+            "open past the header-read timeout"
+        );
     }
     assert!(
-        !closed_within(&mut stream, Duration::from_millis(500)).await,
+        !closed_within(&mut stream, Duration::from_millis(200)).await,
         "still open while idle"
     );
     assert!(
@@ -324,23 +326,8 @@ async fn an_idle_connection_outlives_the_header_timeout_and_closes_after_the_idl
 #[tokio::test]
 async fn a_slow_body_is_not_cut_short_by_the_header_timeout() {
     let app = spawn_app_with(with(|c| c.header_read_timeout_secs = 1)).await;
-    let address = app.address.trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&address).await.expect("connect");
-    let body = language("Slow", 1990, "uploaded slowly").to_string();
-    let head = format!(
-        "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("head");
-    let (first, rest) = body.split_at(10);
-    stream
-        .write_all(first.as_bytes())
-        .await
-        .expect("first part");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    stream.write_all(rest.as_bytes()).await.expect("rest");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("answer");
+    let head = UploadHead::default();
+    let answer = slow_upload(&app.address, "Slow", head, PAST_ONE_SECOND).await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
 
@@ -442,48 +429,25 @@ async fn blank_lines_alone_do_not_hold_a_connection_open() {
     assert!(closed_within(&mut stream, Duration::from_secs(10)).await);
 }
 
-async fn slow_upload(
-    app: &crate::helpers::TestApp,
-    head_end: &str,
-    expect_continue: bool,
-) -> String {
-    let address = app.address.trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&address).await.expect("connect");
-    let body = language("Slow", 1990, "uploaded slowly").to_string();
-    let expect = if expect_continue {
-        "Expect: 100-continue\r\n"
-    } else {
-        ""
-    };
-    let head = format!(
-        "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{expect}Content-Length: {}\r\nConnection: close\r\n{head_end}",
-        body.len()
-    )
-    .replace("\r\n", if head_end == "\n" { "\n" } else { "\r\n" });
-    stream.write_all(head.as_bytes()).await.expect("head");
-    if expect_continue {
-        let mut interim = [0u8; 64];
-        let read = stream.read(&mut interim).await.expect("100 Continue");
-        assert!(String::from_utf8_lossy(&interim[..read]).starts_with("HTTP/1.1 100"));
-    }
-    let (first, rest) = body.split_at(10);
-    stream
-        .write_all(first.as_bytes())
-        .await
-        .expect("first part");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    stream.write_all(rest.as_bytes()).await.expect("rest");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("answer");
-    answer
-}
-
 #[tokio::test]
 async fn slow_bodies_after_100_continue_or_bare_lf_heads_are_not_cut() {
     let app = spawn_app_with(with(|c| c.header_read_timeout_secs = 1)).await;
-    let answer = slow_upload(&app, "\r\n", true).await;
-    assert!(answer.starts_with("HTTP/1.1 201"), "100-continue: {answer}");
-    app.delete("Slow").await;
-    let answer = slow_upload(&app, "\n", false).await;
-    assert!(answer.starts_with("HTTP/1.1 201"), "bare LF: {answer}");
+    let expect_continue = UploadHead {
+        expect_continue: true,
+        ..UploadHead::default()
+    };
+    let bare_lf = UploadHead {
+        bare_lf: true,
+        ..UploadHead::default()
+    };
+    // Side by side, on connections of their own: the two pauses overlap.
+    let (continued, lf) = tokio::join!(
+        slow_upload(&app.address, "Slow", expect_continue, PAST_ONE_SECOND),
+        slow_upload(&app.address, "Slow LF", bare_lf, PAST_ONE_SECOND),
+    );
+    assert!(
+        continued.starts_with("HTTP/1.1 201"),
+        "100-continue: {continued}"
+    );
+    assert!(lf.starts_with("HTTP/1.1 201"), "bare LF: {lf}");
 }

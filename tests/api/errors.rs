@@ -270,7 +270,7 @@ async fn a_body_of_exactly_16_kib_is_read() {
             Method::POST,
             "/programming_languages",
             "application/json",
-            body,
+            body.clone(),
         )
         .await;
     // Read whole and parsed: the empty contribution is what is refused.
@@ -282,6 +282,24 @@ async fn a_body_of_exactly_16_kib_is_read() {
     )
     .await;
     assert_eq!(crate::helpers::pointers(&problem), ["/contribution"]);
+    // The length check above only guards the test's own body; one byte more shows that the
+    // limit is exactly there.
+    let over = format!(" {body}");
+    let response = app
+        .send_raw(
+            Method::POST,
+            "/programming_languages",
+            "application/json",
+            over,
+        )
+        .await;
+    crate::helpers::problem(
+        response,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "/problems/payload-too-large",
+        "/programming_languages",
+    )
+    .await;
 }
 
 #[tokio::test]

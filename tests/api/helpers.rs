@@ -1,13 +1,23 @@
-//! spawn_app() on 127.0.0.1:0 with a store of its own, and one helper per operation.
+//! spawn_app() on 127.0.0.1:0 with a store of its own, and one helper per operation; the one way
+//! to run the server binary; raw connections: a slow upload, and whether the server closed one.
 //!
 //! The store is the one the test crate runs on (`crate::STORE`): in memory, or PostgreSQL, where
 //! each server gets a fresh database of its own on the server that
 //! `PROG_LANG_API_TEST_DATABASE_URL` names.
 
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
 use prog_lang_api::{Config, Store, serve};
 use reqwest::{Response, StatusCode, header::CONTENT_TYPE};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, sync::oneshot};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::oneshot,
+};
 
 /// A server running on its own port and store, stopped when dropped.
 pub struct TestApp {
@@ -211,10 +221,29 @@ impl TestApp {
             .expect("request")
     }
 
-    /// The names of every language, walking all pages.
+    /// The names of every language, walking every page (of the largest size) until one comes
+    /// without a `next_page_token`. Each page must be a 200 JSON page, every page but the last
+    /// full, and no name may come twice: a server that repeats a page fails here instead of
+    /// looping.
     pub async fn all_names(&self) -> Vec<String> {
-        let body = json_body(self.list("?limit=1000").await, StatusCode::OK).await;
-        names(&body)
+        const LIMIT: usize = 1000;
+        let mut all: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut query = format!("?limit={LIMIT}");
+        loop {
+            let page = json_body(self.list(&query).await, StatusCode::OK).await;
+            let page_names = names(&page);
+            for name in &page_names {
+                assert!(seen.insert(name.clone()), "{name} on two pages");
+            }
+            all.extend(page_names.iter().cloned());
+            let Some(token) = page.get("next_page_token") else {
+                return all;
+            };
+            let token = token.as_str().expect("a next_page_token is a string");
+            assert_eq!(page_names.len(), LIMIT, "every page but the last is full");
+            query = format!("?limit={LIMIT}&page_token={token}");
+        }
     }
 }
 
@@ -310,11 +339,8 @@ impl TestApp {
     /// Sends `request` as bytes on a new connection and reads the answer until the server closes
     /// it (send `Connection: close`). For what an HTTP client library will not send.
     pub async fn raw(&self, request: &[u8]) -> RawResponse {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let address = self.address.trim_start_matches("http://");
-        let mut stream = tokio::net::TcpStream::connect(address)
-            .await
-            .expect("connect");
+        let mut stream = TcpStream::connect(address).await.expect("connect");
         // The server may answer and close before taking all of an oversized body.
         let _ = stream.write_all(request).await;
         let mut answer = Vec::new();
@@ -368,4 +394,129 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         body.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
         data = &data[line_end + 2 + size + 2..];
     }
+}
+
+/// The server binary, to be run with `args` and `env`: this build's, or the one
+/// `PROG_LANG_API_BIN` names (CI points it at the release binary, the one users run). Every test
+/// that runs the binary starts it through here. Standard input and output are null and the log
+/// level is `info` unless `env` or the caller says otherwise; the address is left to `args`.
+pub fn server_command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let binary = std::env::var("PROG_LANG_API_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_prog-lang-api").to_owned());
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env_remove("PROG_LANG_API_ADDR")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Whether the server has closed `stream` (end of stream, or an error such as a reset), reading
+/// and dropping whatever else comes, for at most `within`.
+pub async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buffer = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// How a slow upload's head is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UploadHead {
+    /// Sends `Expect: 100-continue`, and waits for the `100 Continue` before any of the body.
+    pub expect_continue: bool,
+    /// Ends the head's lines with a bare `\n` (which hyper accepts too) instead of `\r\n`.
+    pub bare_lf: bool,
+    /// Leaves out `Connection: close`, so that the server closes the connection only when it
+    /// stops.
+    pub keep_alive: bool,
+}
+
+/// A `POST /programming_languages` on a connection of its own, sent in two parts: the whole head
+/// and the body's first bytes, then, when the test says, the rest of the body.
+pub struct SlowUpload {
+    stream: TcpStream,
+    rest: String,
+}
+
+impl SlowUpload {
+    /// Connects to the server at `address` (`http://host:port`) and sends the head and the first
+    /// 10 bytes of the body of a language named `name`.
+    pub async fn begin(address: &str, name: &str, head: UploadHead) -> Self {
+        let address = address.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).await.expect("connect");
+        let body = language(name, 1990, "uploaded slowly").to_string();
+        let expect = if head.expect_continue {
+            "Expect: 100-continue\r\n"
+        } else {
+            ""
+        };
+        let close = if head.keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        };
+        let mut text = format!(
+            "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{expect}Content-Length: {}\r\n{close}\r\n",
+            body.len()
+        );
+        if head.bare_lf {
+            text = text.replace("\r\n", "\n");
+        }
+        stream.write_all(text.as_bytes()).await.expect("head");
+        if head.expect_continue {
+            let mut interim = [0u8; 64];
+            let read = stream.read(&mut interim).await.expect("100 Continue");
+            let interim = String::from_utf8_lossy(&interim[..read]);
+            assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+        }
+        let (first, rest) = body.split_at(10);
+        stream
+            .write_all(first.as_bytes())
+            .await
+            .expect("first part");
+        Self {
+            stream,
+            rest: rest.to_owned(),
+        }
+    }
+
+    /// Sends the rest of the body, and returns everything the server answered until it closed
+    /// the connection, which it must do within 30 s.
+    pub async fn finish(mut self) -> String {
+        self.stream
+            .write_all(self.rest.as_bytes())
+            .await
+            .expect("rest");
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(
+            Duration::from_secs(30),
+            self.stream.read_to_end(&mut answer),
+        )
+        .await;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        assert!(
+            matches!(read, Ok(Ok(_))),
+            "the server answers and closes: {read:?} {answer}"
+        );
+        answer
+    }
+}
+
+/// A slow upload of a language named `name`: begun, then `pause` of silence, then finished. Returns
+/// the server's answer.
+pub async fn slow_upload(address: &str, name: &str, head: UploadHead, pause: Duration) -> String {
+    let upload = SlowUpload::begin(address, name, head).await;
+    tokio::time::sleep(pause).await;
+    upload.finish().await
 }

@@ -102,6 +102,13 @@ async fn pages_default_to_100_and_a_large_limit_means_1000() {
     assert_eq!(names(&big).len(), 1000);
     let exact = json_body(app.list("?limit=1000").await, StatusCode::OK).await;
     assert_eq!(names(&exact), names(&big));
+    // More than one page of the largest size: the walk must go on past the first.
+    let expected: Vec<String> = SEED_NAMES
+        .iter()
+        .map(|name| (*name).to_owned())
+        .chain((0..1_100).map(|i| format!("L{i:04}")))
+        .collect();
+    assert_eq!(app.all_names().await, expected);
 }
 
 #[tokio::test]
@@ -134,6 +141,12 @@ async fn a_page_walk_returns_everything_once_and_the_last_page_has_no_token() {
         }
     }
     assert_eq!(seen, app.all_names().await);
+    let expected: Vec<String> = SEED_NAMES
+        .iter()
+        .map(|name| (*name).to_owned())
+        .chain((0..12).map(|i| format!("L{i:04}")))
+        .collect();
+    assert_eq!(seen, expected, "the seeds, then the creates, in order");
 }
 
 #[tokio::test]
@@ -174,57 +187,74 @@ async fn filtered_pages_keep_insertion_order() {
 async fn a_page_walk_is_stable_while_others_create_and_delete() {
     let app = spawn_app().await;
     create_many(&app, 200).await;
-    let churn = {
-        let (client, url) = (app.client.clone(), app.url("/programming_languages"));
-        tokio::spawn(async move {
-            for i in 0..300 {
-                let name = format!("churn{i}");
-                let body = language(&name, 1950, "x");
-                client.post(&url).json(&body).send().await.expect("POST");
-                if i % 2 == 0 {
-                    client
-                        .delete(format!("{url}/{name}"))
-                        .send()
-                        .await
-                        .expect("DELETE");
-                }
-                // Also delete languages the walk has not reached yet: they may go unseen.
-                if i % 50 == 0 {
-                    client
-                        .delete(format!("{url}/L{:04}", 199 - i / 50))
-                        .send()
-                        .await
-                        .expect("DELETE");
-                }
-            }
-        })
-    };
+    // Between every two pages, writes on all sides of the cursor: a create (it lands after the
+    // cursor), deletes of languages the walk has already seen (the one the cursor stands on, and
+    // one before it: a cursor that counts positions would then skip languages), of a language it
+    // has not reached yet, and of an earlier create.
     let mut seen: Vec<String> = Vec::new();
+    let mut deleted_seen: Vec<String> = Vec::new();
+    let mut deleted_unseen: Vec<String> = Vec::new();
+    let mut created: Vec<String> = Vec::new();
     let mut token: Option<String> = None;
-    loop {
+    for page in 0.. {
+        assert!(page < 100, "the walk ends: about 240 languages, 7 a page");
         let query = match &token {
             Some(token) => format!("?limit=7&page_token={token}"),
             None => "?limit=7".to_owned(),
         };
         let body: Value = json_body(app.list(&query).await, StatusCode::OK).await;
-        seen.extend(names(&body));
+        let page_names = names(&body);
+        seen.extend(page_names.iter().cloned());
         match body["next_page_token"].as_str() {
             Some(next) => token = Some(next.to_owned()),
             None => break,
         }
+        let churn = format!("churn{page}");
+        let response = app.create(&language(&churn, 1950, "x")).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{churn}");
+        created.push(churn);
+        let mut doomed = vec![page_names.last().expect("a full page").clone()];
+        if page % 2 == 1 {
+            doomed.push(page_names[0].clone());
+            doomed.push(created[created.len() - 2].clone());
+        }
+        let ahead = format!("L{:04}", 199 - page);
+        if page < 10 && !seen.contains(&ahead) {
+            doomed.push(ahead);
+        }
+        for name in doomed {
+            if deleted_seen.contains(&name) || deleted_unseen.contains(&name) {
+                continue;
+            }
+            assert_eq!(app.delete(&name).await.status(), StatusCode::OK, "{name}");
+            if seen.contains(&name) {
+                deleted_seen.push(name);
+            } else {
+                deleted_unseen.push(name);
+            }
+        }
     }
-    churn.await.expect("churn");
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no language twice");
-    let deleted: Vec<String> = (0..6).map(|k| format!("L{:04}", 199 - k)).collect();
+    let deleted: Vec<&String> = deleted_seen.iter().chain(&deleted_unseen).collect();
     for name in SEED_NAMES
         .iter()
         .map(|s| (*s).to_owned())
-        .chain((0..194).map(|i| format!("L{i:04}")))
+        .chain((0..200).map(|i| format!("L{i:04}")))
+        .filter(|name| !deleted.contains(&name))
     {
         assert!(seen.contains(&name), "{name} lived throughout the walk");
+    }
+    for name in &deleted_unseen {
+        assert!(!seen.contains(name), "{name} was deleted before its page");
+    }
+    for name in created.iter().filter(|name| !deleted.contains(name)) {
+        assert!(
+            seen.contains(name),
+            "{name}, created after the cursor, is reached"
+        );
     }
     let stable: Vec<&String> = seen
         .iter()
@@ -233,10 +263,17 @@ async fn a_page_walk_is_stable_while_others_create_and_delete() {
     let mut in_order = stable.clone();
     in_order.sort_by_key(|name| app_order(name));
     assert_eq!(stable, in_order, "insertion order");
+    let mut all_in_order = seen.clone();
+    all_in_order.sort_by_key(|name| app_order(name));
+    assert_eq!(seen, all_in_order, "insertion order, churn included");
 }
 
-/// The insertion order of the stable languages: the seeds, then L0000 onwards.
+/// The insertion order of the languages of the walk above: the seeds, L0000 onwards, then
+/// churn0 onwards.
 fn app_order(name: &str) -> usize {
+    if let Some(number) = name.strip_prefix("churn") {
+        return 8 + 200 + number.parse::<usize>().expect("churn number");
+    }
     SEED_NAMES
         .iter()
         .position(|seed| *seed == name)

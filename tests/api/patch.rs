@@ -86,4 +86,6 @@ async fn an_empty_patch_changes_nothing() {
         )
         .await;
     assert_eq!(json_body(response, StatusCode::OK).await, before);
+    let after = json_body(app.get_language("CLU").await, StatusCode::OK).await;
+    assert_eq!(after, before, "the stored language too");
 }

@@ -8,6 +8,8 @@ use std::{
     time::Duration,
 };
 
+use crate::helpers::{SlowUpload, UploadHead, closed_within, server_command};
+
 /// An upper bound for things that take milliseconds, so that a broken build fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -21,7 +23,7 @@ pub struct Process {
 }
 
 pub fn start(args: &[&str], env: &[(&str, &str)]) -> Process {
-    let mut child = command(args, env)
+    let mut child = server_command(args, env)
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the server");
@@ -54,27 +56,6 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> Process {
         lines,
         seen,
     }
-}
-
-/// The binary under test: this build's, or the one `PROG_LANG_API_BIN` names (CI points it at the
-/// release binary, the one users run).
-fn binary() -> String {
-    std::env::var("PROG_LANG_API_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_prog-lang-api").to_owned())
-}
-
-fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(binary());
-    command
-        .args(args)
-        .env_remove("PROG_LANG_API_ADDR")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command
 }
 
 impl Process {
@@ -213,7 +194,7 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         ),
     ];
     for (args, env, named) in cases {
-        let output = command(&args, &env)
+        let output = server_command(&args, &env)
             .stderr(Stdio::piped())
             .output()
             .expect("run");
@@ -230,7 +211,7 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
 
 #[test]
 fn help_documents_every_setting() {
-    let output = command(&["--help"], &[])
+    let output = server_command(&["--help"], &[])
         .stdout(Stdio::piped())
         .output()
         .expect("run");
@@ -347,44 +328,29 @@ async fn shutdown_finishes_a_request_in_flight_and_does_not_wait_for_idle_connec
     let mut buffer = [0u8; 1024];
     assert!(idle.read(&mut buffer).await.expect("read") > 0);
 
-    // An upload that started before the signal.
-    let body = r#"{"name": "Drained", "publication_year": 2000, "contribution": "finished after SIGTERM"}"#;
-    let mut upload = tokio::net::TcpStream::connect(&address)
-        .await
-        .expect("connect");
-    let head = format!(
-        "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    upload.write_all(head.as_bytes()).await.expect("head");
-    upload
-        .write_all(&body.as_bytes()[..20])
-        .await
-        .expect("part");
+    // An upload that started before the signal, on a keep-alive connection: the server closes
+    // it once it has answered.
+    let upload = SlowUpload::begin(
+        &server.address,
+        "Drained",
+        UploadHead {
+            keep_alive: true,
+            ..UploadHead::default()
+        },
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     server.signal("TERM");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let refused = tokio::net::TcpStream::connect(&address).await;
     assert!(refused.is_err(), "no new connections once shutting down");
-    upload
-        .write_all(&body.as_bytes()[20..])
-        .await
-        .expect("rest");
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(PATIENCE, upload.read_to_end(&mut answer)).await;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = upload.finish().await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    assert!(closed(&mut idle).await, "the idle connection is closed");
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(5)).await,
+        "the idle connection is closed"
+    );
     let status = server.wait();
     assert_eq!(status.code(), Some(0));
-}
-
-async fn closed(stream: &mut tokio::net::TcpStream) -> bool {
-    use tokio::io::AsyncReadExt;
-    let mut buffer = [0u8; 64];
-    matches!(
-        tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await,
-        Ok(Ok(0) | Err(_))
-    )
 }

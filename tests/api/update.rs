@@ -30,6 +30,8 @@ async fn an_empty_update_changes_nothing() {
     let before = json_body(app.get_language("CLU").await, StatusCode::OK).await;
     let after = json_body(app.update("CLU", &json!({})).await, StatusCode::OK).await;
     assert_eq!(after, before);
+    let stored = json_body(app.get_language("CLU").await, StatusCode::OK).await;
+    assert_eq!(stored, before, "the stored language too");
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use tokio::{
 
 use crate::helpers::{
     SEED_NAMES, TEST_DATABASE_VARIABLE, TestApp, fresh_database, json_body, language, names,
-    problem, spawn_app_on, with,
+    problem, server_command, spawn_app_on, with,
 };
 
 /// Creates `count` languages at once, the `i`th named `name(i)`, alternately on each server, and
@@ -137,9 +137,10 @@ async fn two_servers_on_one_database_read_each_others_writes_and_tokens() {
         let server = if page % 2 == 0 { &a } else { &b };
         let body = json_body(server.list(&query).await, StatusCode::OK).await;
         seen.extend(names(&body));
-        let _ = server
+        let late = server
             .create(&language(&format!("Late {page}"), 1990, "x"))
             .await;
+        assert_eq!(late.status(), StatusCode::CREATED, "Late {page}");
         match body["next_page_token"].as_str() {
             Some(token) => query = format!("?limit=7&page_token={token}"),
             None => break,
@@ -423,10 +424,14 @@ async fn run_binary(
     arguments: &[&str],
     stop_after: Duration,
 ) -> (Option<i32>, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_prog-lang-api"))
-        .args(arguments)
-        .env("PROG_LANG_API_DATABASE_URL", database_url)
-        .env("RUST_LOG", "debug")
+    let command = server_command(
+        arguments,
+        &[
+            ("PROG_LANG_API_DATABASE_URL", database_url),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let mut child = tokio::process::Command::from(command)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
