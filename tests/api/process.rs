@@ -157,6 +157,14 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
             "--cors-origin",
         ),
         (vec!["--public-url", "ftp://x"], vec![], "--public-url"),
+        (vec!["--public-url", "http://"], vec![], "--public-url"),
+        (vec!["--public-url", "http://a b"], vec![], "--public-url"),
+        (vec!["--public-url", "//host"], vec![], "--public-url"),
+        (
+            vec!["--cors-origin", "https://example.com/"],
+            vec![],
+            "--cors-origin",
+        ),
         (
             vec!["--write-tokens-file", "/nonexistent/tokens"],
             vec![],
