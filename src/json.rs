@@ -13,9 +13,13 @@ use poem_openapi::{
     registry::{MetaMediaType, MetaRequest, MetaResponses, MetaSchemaRef, Registry},
     types::Type,
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{
+    Deserialize, Deserializer, Serialize,
+    de::{DeserializeOwned, MapAccess},
+};
+use serde_json::{Map, Value};
 
-use crate::problem::{Problem, ProblemField};
+use crate::{language::FieldError, problem::Problem};
 
 /// The largest request body accepted, in bytes; a larger one is refused with 413 unread.
 pub(crate) const BODY_LIMIT_BYTES: usize = 16 * 1024;
@@ -44,11 +48,11 @@ pub(crate) enum BodyError {
     TooLarge,
     /// Not declared as JSON: 415.
     NotJson { content_type: Option<String> },
-    /// Not the expected document: 400, naming the offending field when there is one.
-    Invalid {
-        detail: String,
-        field: Option<ProblemField>,
-    },
+    /// Not a JSON object at all (malformed, or another kind of value): 400, naming no field.
+    Malformed { detail: String },
+    /// An object whose fields are wrong: 400, naming every offending field, each with its own
+    /// detail, in document order (missing fields last).
+    Fields(Vec<FieldError>),
 }
 
 impl BodyError {
@@ -59,11 +63,21 @@ impl BodyError {
             Self::NotJson { content_type } => {
                 Problem::unsupported_media_type(instance, content_type.as_deref())
             }
-            Self::Invalid { detail, field } => {
-                Problem::invalid(instance, detail, field.into_iter().collect())
-            }
+            Self::Malformed { detail } => Problem::invalid(instance, detail, Vec::new()),
+            Self::Fields(errors) => Problem::invalid_fields(instance, errors),
         }
     }
+}
+
+/// A body this API reads: an object whose schema poem-openapi derives (the spec's, with its
+/// required fields) and whose fields serde reads.
+pub(crate) trait StrictBody: DeserializeOwned + Type {
+    /// The same fields, each optional: each field of a body is read into this on its own, so that
+    /// every field's mistake is found, not only the first.
+    type Fields: DeserializeOwned;
+
+    /// Every rule of the resource that `fields` break.
+    fn rules(fields: &Self::Fields) -> Vec<FieldError>;
 }
 
 /// Whether `content_type` declares JSON: `application/json` or `application/*+json`, with any
@@ -83,9 +97,7 @@ pub(crate) fn is_json(content_type: &str) -> bool {
     }
 }
 
-impl<'a, T: Type + DeserializeOwned, const MERGE_PATCH: bool> ApiExtractor<'a>
-    for JsonBody<T, MERGE_PATCH>
-{
+impl<'a, T: StrictBody, const MERGE_PATCH: bool> ApiExtractor<'a> for JsonBody<T, MERGE_PATCH> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
 
     type ParamType = ();
@@ -123,7 +135,7 @@ impl<'a, T: Type + DeserializeOwned, const MERGE_PATCH: bool> ApiExtractor<'a>
     }
 }
 
-async fn read<T: DeserializeOwned>(
+async fn read<T: StrictBody>(
     request: &Request,
     body: &mut RequestBody,
 ) -> std::result::Result<T, BodyError> {
@@ -149,96 +161,131 @@ async fn read<T: DeserializeOwned>(
         .await
         .map_err(|error| match error {
             ReadBodyError::PayloadTooLarge => BodyError::TooLarge,
-            _ => BodyError::Invalid {
+            _ => BodyError::Malformed {
                 detail: "The body could not be read.".to_owned(),
-                field: None,
             },
         })?;
     parse(&bytes)
 }
 
-/// Parses `bytes` as one JSON document of type `T`, naming the offending field on failure.
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, BodyError> {
-    // serde reads a struct from a JSON array too, matching fields by position: refuse anything but
-    // an object first. (Malformed JSON that happens to start with `{` is left to serde.)
+/// Parses `bytes` as one JSON object of type `T`, naming every offending field on failure: each
+/// field is read on its own (so one field's mistake does not hide the next), then the rules of
+/// the resource are checked on those that were read, and the fields the schema requires that are
+/// absent are named last.
+fn parse<T: StrictBody>(bytes: &[u8]) -> std::result::Result<T, BodyError> {
+    let entries = entries(bytes)?;
+    let mut errors: Vec<(usize, FieldError)> = Vec::new();
+    let mut read = Map::new();
+    for (at, (name, value)) in entries.iter().enumerate() {
+        if entries[..at].iter().any(|(earlier, _)| earlier == name) {
+            errors.push((
+                at,
+                FieldError::new(name, format!("duplicate field `{name}`")),
+            ));
+            continue;
+        }
+        let alone = Value::Object(Map::from_iter([(name.clone(), value.clone())]));
+        match serde_json::from_value::<T::Fields>(alone) {
+            Ok(_) => {
+                read.insert(name.clone(), value.clone());
+            }
+            Err(error) => errors.push((at, FieldError::new(name, error.to_string()))),
+        }
+    }
+    let position = |pointer: &str| {
+        let name = pointer.strip_prefix('/').unwrap_or(pointer);
+        entries.iter().position(|(field, _)| field == name)
+    };
+    if let Ok(fields) = serde_json::from_value::<T::Fields>(Value::Object(read.clone())) {
+        for error in T::rules(&fields) {
+            errors.push((position(&error.pointer).unwrap_or(usize::MAX), error));
+        }
+    }
+    for field in required::<T>() {
+        if !entries.iter().any(|(name, _)| name == field) {
+            errors.push((
+                usize::MAX,
+                FieldError::new(field, format!("missing field `{field}`")),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        // Stable: the errors of one field keep their order, missing fields their declared one.
+        errors.sort_by_key(|(at, _)| *at);
+        return Err(BodyError::Fields(
+            errors.into_iter().map(|(_, error)| error).collect(),
+        ));
+    }
+    serde_json::from_value(Value::Object(read)).map_err(|error| BodyError::Malformed {
+        detail: format!("The body is not the expected document: {error}."),
+    })
+}
+
+/// The fields of the object in `bytes`, in document order, duplicates kept; or why it is not one.
+fn entries(bytes: &[u8]) -> std::result::Result<Vec<(String, Value)>, BodyError> {
+    // Refuse anything but an object first, with the words for it.
     let first = bytes
         .iter()
         .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
     if first.is_some_and(|&byte| byte != b'{') {
         let valid = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
-        return Err(BodyError::Invalid {
+        return Err(BodyError::Malformed {
             detail: if valid {
                 "The body must be a JSON object.".to_owned()
             } else {
                 "The body is not valid JSON.".to_owned()
             },
-            field: None,
         });
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        describe(&path, &error.into_inner())
-    })?;
-    // Trailing characters after the document make it malformed, not a second document.
-    deserializer.end().map_err(|error| describe(".", &error))?;
-    Ok(value)
-}
-
-/// The body error for `error`, raised at the dotted serde `path` (`.` for the document itself).
-fn describe(path: &str, error: &serde_json::Error) -> BodyError {
-    let message = without_position(error);
-    if !matches!(error.classify(), serde_json::error::Category::Data) {
-        return BodyError::Invalid {
-            detail: format!("The body is not valid JSON: {error}."),
-            field: None,
-        };
-    }
-    // Errors about a whole field (missing, unknown, duplicated) are raised by the object
-    // around it; serde names the field in the message, between backticks.
-    let field = match named_field(&message) {
-        Some(name) if path == "." => Some(name.to_owned()),
-        // An unknown field is reported at its own path already.
-        Some(name) if path.rsplit('.').next() == Some(name) => Some(path.to_owned()),
-        Some(name) => Some(format!("{path}.{name}")),
-        None if path == "." => None,
-        None => Some(path.to_owned()),
+    let malformed = |error: serde_json::Error| BodyError::Malformed {
+        detail: format!("The body is not valid JSON: {error}."),
     };
-    match field {
-        Some(field) => BodyError::Invalid {
-            detail: format!("{field}: {message}"),
-            field: Some(ProblemField::pointer(pointer(&field), message)),
-        },
-        None => BodyError::Invalid {
-            detail: format!("The body is not the expected document: {message}."),
-            field: None,
-        },
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let Entries(entries) = Entries::deserialize(&mut deserializer).map_err(malformed)?;
+    // Trailing characters after the document make it malformed, not a second document.
+    deserializer.end().map_err(malformed)?;
+    Ok(entries)
+}
+
+/// A JSON object's fields as sent: serde_json's `Map` would keep only the last of duplicates.
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Entries;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+
+        deserializer.deserialize_map(Visitor)
     }
 }
 
-/// serde_json's message without its " at line L column C" suffix.
-fn without_position(error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    let suffix = format!(" at line {} column {}", error.line(), error.column());
-    message
-        .strip_suffix(&suffix)
-        .map_or(message.clone(), str::to_owned)
-}
-
-/// The field a "missing field `x`", "unknown field `x`" or "duplicate field `x`" message names.
-fn named_field(message: &str) -> Option<&str> {
-    ["missing field `", "unknown field `", "duplicate field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name)
-}
-
-/// The JSON Pointer (RFC 6901) of a dotted serde path such as `a.b`.
-fn pointer(path: &str) -> String {
-    path.split('.')
-        .map(|token| format!("/{}", token.replace('~', "~0").replace('/', "~1")))
-        .collect()
+/// The fields `T`'s schema requires, as poem-openapi declares them for the spec.
+fn required<T: Type>() -> Vec<&'static str> {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    registry
+        .schemas
+        .get(&*T::name())
+        .map(|schema| schema.required.clone())
+        .unwrap_or_default()
 }
 
 /// A JSON response body, written by serde straight from the value.
@@ -290,11 +337,17 @@ mod tests {
     use super::*;
     use crate::language::{Language, LanguageChanges};
 
-    fn field_of<T: DeserializeOwned>(body: &str) -> Option<String> {
+    fn pointers_of<T: StrictBody>(body: &str) -> Vec<String> {
         match parse::<T>(body.as_bytes()) {
-            Err(BodyError::Invalid { field, .. }) => field.and_then(|field| field.pointer),
-            _ => None,
+            Err(BodyError::Fields(errors)) => {
+                errors.into_iter().map(|error| error.pointer).collect()
+            }
+            _ => Vec::new(),
         }
+    }
+
+    fn field_of<T: StrictBody>(body: &str) -> Option<String> {
+        pointers_of::<T>(body).into_iter().next()
     }
 
     #[test]
@@ -325,14 +378,59 @@ mod tests {
     }
 
     #[test]
+    fn every_offending_field_is_named_once_in_document_order_missing_ones_last() {
+        let pointers = pointers_of::<Language>(
+            r#"{"name": 42, "extra": 1, "publication_year": "x", "publication_year": 1990}"#,
+        );
+        assert_eq!(
+            pointers,
+            [
+                "/name",
+                "/extra",
+                "/publication_year",
+                "/publication_year",
+                "/contribution"
+            ]
+        );
+        let errors = match parse::<Language>(br#"{"contribution": "", "name": " X", "a/b": null}"#)
+        {
+            Err(BodyError::Fields(errors)) => errors,
+            other => panic!("{other:?}"),
+        };
+        let named: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|error| (error.pointer.as_str(), error.detail.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("/contribution", "must be 1 to 1000 characters"),
+                (
+                    "/name",
+                    "must be 1 to 64 characters, without control characters or leading or trailing white space"
+                ),
+                (
+                    "/a~1b",
+                    "unknown field `a/b`, expected one of `name`, `publication_year`, `contribution`"
+                ),
+                ("/publication_year", "missing field `publication_year`"),
+            ]
+        );
+        assert_eq!(
+            pointers_of::<LanguageChanges>(r#"{"publication_year": 1.5, "contribution": null}"#),
+            ["/publication_year", "/contribution"]
+        );
+        assert!(pointers_of::<LanguageChanges>("{}").is_empty());
+    }
+
+    #[test]
     fn only_an_object_is_a_body() {
         for body in ["[\"X\", 1990, \"c\"]", "[]", "\"X\"", "7", "null", " [ ]"] {
             let error = parse::<Language>(body.as_bytes()).expect_err(body);
             assert_eq!(
                 error,
-                BodyError::Invalid {
+                BodyError::Malformed {
                     detail: "The body must be a JSON object.".to_owned(),
-                    field: None
                 },
                 "{body}"
             );
@@ -344,10 +442,7 @@ mod tests {
     fn malformed_json_names_no_field() {
         for body in ["", "{", "{\"name\": }", "{} {}", "nul"] {
             let error = parse::<LanguageChanges>(body.as_bytes()).expect_err(body);
-            assert!(
-                matches!(error, BodyError::Invalid { field: None, .. }),
-                "{body}"
-            );
+            assert!(matches!(error, BodyError::Malformed { .. }), "{body}");
         }
     }
 
@@ -386,10 +481,16 @@ mod tests {
             parse::<Language>(bytes).map(|_| ()),
             parse::<LanguageChanges>(bytes).map(|_| ()),
         ] {
-            if let Err(BodyError::Invalid { detail, field }) = result {
-                let text = format!("{detail} {field:?}");
+            let details = match result {
+                Err(BodyError::Malformed { detail }) => vec![detail],
+                Err(BodyError::Fields(errors)) => {
+                    errors.into_iter().map(|error| error.detail).collect()
+                }
+                _ => Vec::new(),
+            };
+            for detail in details {
                 for internal in ["i32", "i64", "u64", "struct ", "String", "Option"] {
-                    assert!(!detail.contains(internal), "{internal} in {text}");
+                    assert!(!detail.contains(internal), "{internal} in {detail}");
                 }
             }
         }

@@ -88,30 +88,21 @@ impl Example for LanguageChanges {
     }
 }
 
-/// A field that breaks a rule of the resource: which one (a JSON Pointer) and why.
+/// A field of a body that is wrong: which one (a JSON Pointer) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FieldError {
-    pub pointer: &'static str,
+    pub pointer: String,
     pub detail: String,
 }
 
 impl FieldError {
-    fn new(pointer: &'static str, detail: impl Into<String>) -> Self {
+    /// The error of the top-level field `field`.
+    pub(crate) fn new(field: &str, detail: impl Into<String>) -> Self {
+        // RFC 6901: `~` and `/` in a name are escaped.
         Self {
-            pointer,
+            pointer: format!("/{}", field.replace('~', "~0").replace('/', "~1")),
             detail: detail.into(),
         }
-    }
-}
-
-impl Language {
-    /// Every rule of the resource this language breaks; empty when it is valid.
-    pub(crate) fn validate(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        check_name(&self.name, &mut errors);
-        check_year(self.publication_year, &mut errors);
-        check_contribution(&self.contribution, &mut errors);
-        errors
     }
 }
 
@@ -145,7 +136,7 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
 fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     if !is_valid_name(name) {
         errors.push(FieldError::new(
-            "/name",
+            "name",
             "must be 1 to 64 characters, without control characters or leading or trailing white space",
         ));
     }
@@ -154,7 +145,7 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) {
 fn check_year(year: i32, errors: &mut Vec<FieldError>) {
     if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
         errors.push(FieldError::new(
-            "/publication_year",
+            "publication_year",
             format!("must be an integer from {YEAR_MIN} to {YEAR_MAX}"),
         ));
     }
@@ -163,7 +154,7 @@ fn check_year(year: i32, errors: &mut Vec<FieldError>) {
 fn check_contribution(contribution: &str, errors: &mut Vec<FieldError>) {
     if !(1..=CONTRIBUTION_MAX_CHARS).contains(&contribution.chars().count()) {
         errors.push(FieldError::new(
-            "/contribution",
+            "contribution",
             "must be 1 to 1000 characters",
         ));
     }

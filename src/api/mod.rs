@@ -212,12 +212,6 @@ impl Api {
             Ok(language) => language,
             Err(error) => return Ok(CreateLanguageResponse::rejected(error, instance)),
         };
-        let errors = language.validate();
-        if !errors.is_empty() {
-            return Ok(CreateLanguageResponse::BadRequest(
-                Problem::invalid_fields(instance, errors).into(),
-            ));
-        }
         match cx.store.create(language).await {
             Ok(language) => {
                 let (location, etag) = (location(cx.routes, language.name()), etag(&language));
@@ -350,22 +344,18 @@ async fn change(
     let refused = match (cx.refusal, body) {
         (Some(problem), _) => UpdateLanguageResponse::BadRequest(problem.into()),
         (None, Err(error)) => UpdateLanguageResponse::rejected(error, instance),
+        (None, Ok(changes)) if changes.name.as_deref().is_some_and(|new| new != name) => {
+            UpdateLanguageResponse::BadRequest(Problem::renamed(instance).into())
+        }
         (None, Ok(changes)) => {
-            let errors = changes.validate();
-            if !errors.is_empty() {
-                UpdateLanguageResponse::BadRequest(Problem::invalid_fields(instance, errors).into())
-            } else if changes.name.as_deref().is_some_and(|new| new != name) {
-                UpdateLanguageResponse::BadRequest(Problem::renamed(instance).into())
-            } else {
-                let precondition = if_matches(if_match.as_ref());
-                return match cx.store.update(name, changes, &precondition).await {
-                    Ok(language) => {
-                        let etag = etag(&language);
-                        Ok(UpdateLanguageResponse::Ok(Json(language), etag))
-                    }
-                    Err(error) => Answer::answer(error, instance),
-                };
-            }
+            let precondition = if_matches(if_match.as_ref());
+            return match store.update(name, changes, &precondition).await {
+                Ok(language) => {
+                    let etag = etag(&language);
+                    Ok(UpdateLanguageResponse::Ok(Json(language), etag))
+                }
+                Err(error) => Answer::answer(error, instance),
+            };
         }
     };
     refuse(store, name, instance, refused).await

@@ -274,7 +274,7 @@ macro_rules! answer_rejected_bodies {
                 match error {
                     BodyError::TooLarge => Self::PayloadTooLarge(problem),
                     BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
-                    BodyError::Invalid { .. } => Self::BadRequest(problem),
+                    BodyError::Malformed { .. } | BodyError::Fields(_) => Self::BadRequest(problem),
                 }
             }
         }

@@ -13,9 +13,28 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    language::{Language, seed},
+    json::StrictBody,
+    language::{FieldError, Language, LanguageChanges, seed},
     store::Stored,
 };
+
+/// A language is read field by field as changes, and must have every field (its schema requires
+/// them).
+impl StrictBody for Language {
+    type Fields = LanguageChanges;
+
+    fn rules(fields: &LanguageChanges) -> Vec<FieldError> {
+        fields.validate()
+    }
+}
+
+impl StrictBody for LanguageChanges {
+    type Fields = Self;
+
+    fn rules(fields: &Self) -> Vec<FieldError> {
+        fields.validate()
+    }
+}
 
 /// One page of languages, in insertion order.
 #[derive(Object, Serialize, Debug, Clone)]

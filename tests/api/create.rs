@@ -1,6 +1,6 @@
 //! create_language: 201 with Location, 409 for a taken name, 400 for a broken rule.
 
-use reqwest::{StatusCode, header::LOCATION};
+use reqwest::{Method, StatusCode, header::LOCATION};
 use serde_json::json;
 
 use crate::helpers::{json_body, language, pointers, problem, spawn_app};
@@ -190,4 +190,54 @@ async fn a_name_holding_u0000_in_the_path_is_a_404() {
         instance,
     )
     .await;
+}
+
+#[tokio::test]
+async fn one_400_names_every_offending_field_each_with_its_detail() {
+    let app = spawn_app().await;
+    let body = json!({"name": 42, "publication_year": "x", "extra": 1});
+    let first = problem(
+        app.create(&body).await,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(
+        first["errors"],
+        json!([
+            {"pointer": "/name", "detail": "invalid type: integer `42`, expected a string"},
+            {"pointer": "/publication_year",
+             "detail": "invalid type: string \"x\", expected an integer from 1800 to 2100"},
+            {"pointer": "/extra",
+             "detail": "unknown field `extra`, expected one of `name`, `publication_year`, `contribution`"},
+            {"pointer": "/contribution", "detail": "missing field `contribution`"},
+        ]),
+        "document order, missing fields last"
+    );
+    let detail = first["detail"].as_str().expect("a detail");
+    for field in ["name", "publication_year", "extra", "contribution"] {
+        assert!(detail.contains(&format!("{field}: ")), "{detail}");
+    }
+
+    // Broken rules and wrong types together, and a duplicated field.
+    let body = r#"{"name": " X", "name": "Y", "publication_year": 1.5, "contribution": ""}"#;
+    let second = problem(
+        app.send_raw(
+            Method::POST,
+            "/programming_languages",
+            "application/json",
+            body,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(
+        pointers(&second),
+        ["/name", "/name", "/publication_year", "/contribution"]
+    );
+    assert_eq!(app.all_names().await.len(), 8, "nothing was created");
 }

@@ -137,3 +137,26 @@ async fn concurrent_updates_never_mix_two_requests_fields() {
     let year = clu["publication_year"].as_i64().expect("year");
     assert_eq!(clu["contribution"], format!("writer {}", year - 1900));
 }
+
+#[tokio::test]
+async fn one_400_names_every_offending_field_of_a_change() {
+    let app = spawn_app().await;
+    let body = json!({"publication_year": "1970", "contribution": "", "colour": "blue"});
+    let problem = problem(
+        app.update("Pascal", &body).await,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages/Pascal",
+    )
+    .await;
+    assert_eq!(
+        pointers(&problem),
+        ["/publication_year", "/contribution", "/colour"],
+        "{problem}"
+    );
+    let pascal = json_body(app.get_language("Pascal").await, StatusCode::OK).await;
+    assert_eq!(pascal["contribution"], SEED_PASCAL_CONTRIBUTION, "nothing changed");
+}
+
+const SEED_PASCAL_CONTRIBUTION: &str =
+    "modern unary, binary, and assignment operator syntax expectations";
