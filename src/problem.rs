@@ -224,6 +224,17 @@ impl Problem {
         )
     }
 
+    /// 400: this problem's offending parts, then `other`'s, in one answer.
+    pub(crate) fn and(self, other: Problem) -> Self {
+        let mut errors = self.errors.unwrap_or_default();
+        errors.extend(other.errors.unwrap_or_default());
+        Self {
+            detail: format!("{}; {}", self.detail, other.detail),
+            errors: Some(errors),
+            ..self
+        }
+    }
+
     /// 400: a body of changes names another language than the path.
     pub(crate) fn renamed(instance: &str) -> Self {
         Self::invalid(

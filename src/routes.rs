@@ -6,6 +6,8 @@
 //! details of a parameter that did not parse all read it: no other place names a path, a method or
 //! a query parameter, so adding an operation or a parameter is an edit in `api/` alone.
 
+use std::ops::RangeInclusive;
+
 use poem::http::{HeaderValue, Method};
 use poem_openapi::registry::{MetaApi, MetaParamIn, MetaSchemaRef};
 
@@ -38,10 +40,38 @@ pub(crate) struct Operation {
     query: Vec<Parameter>,
 }
 
-/// A query parameter, and what its value must be, in words, from its declared schema.
+/// A query parameter, and what its value must be, from its declared schema.
 pub(crate) struct Parameter {
     pub(crate) name: String,
+    /// What the value must be, in words.
     pub(crate) expected: String,
+    /// The integers the value may be, when it must be one.
+    integers: Option<RangeInclusive<i64>>,
+}
+
+impl Parameter {
+    fn new(name: String, schema: &MetaSchemaRef) -> Self {
+        Self {
+            expected: expected(schema),
+            integers: integers(schema),
+            name,
+        }
+    }
+
+    /// What is wrong with `value` (decoded) for this parameter, if anything.
+    pub(crate) fn refuse(&self, value: &str) -> Option<&str> {
+        match &self.integers {
+            Some(range)
+                if !value
+                    .parse::<i64>()
+                    .is_ok_and(|value| range.contains(&value)) =>
+            {
+                Some(&self.expected)
+            }
+            _ if value.is_empty() => Some("must not be empty"),
+            _ => None,
+        }
+    }
 }
 
 impl RouteTable {
@@ -61,10 +91,7 @@ impl RouteTable {
                         .params
                         .into_iter()
                         .filter(|param| param.in_type == MetaParamIn::Query)
-                        .map(|param| Parameter {
-                            expected: expected(&param.schema),
-                            name: param.name,
-                        })
+                        .map(|param| Parameter::new(param.name, &param.schema))
                         .collect(),
                 })
                 .collect();
@@ -226,6 +253,29 @@ impl Operation {
     }
 }
 
+/// The integers a value of `schema` may be, if it is an integer: its format's range, narrowed by
+/// its bounds.
+fn integers(schema: &MetaSchemaRef) -> Option<RangeInclusive<i64>> {
+    let MetaSchemaRef::Inline(schema) = schema else {
+        return None;
+    };
+    if schema.ty != "integer" {
+        return None;
+    }
+    let (low, high) = match schema.format {
+        Some("int32") => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        _ => (i64::MIN, i64::MAX),
+    };
+    // The bounds are whole numbers where they bound an integer.
+    #[allow(clippy::cast_possible_truncation)]
+    let low = schema.minimum.map_or(low, |min| low.max(min.ceil() as i64));
+    #[allow(clippy::cast_possible_truncation)]
+    let high = schema
+        .maximum
+        .map_or(high, |max| high.min(max.floor() as i64));
+    Some(low..=high)
+}
+
 /// What a value of `schema` must be, in words: the schema's type and bounds.
 fn expected(schema: &MetaSchemaRef) -> String {
     let MetaSchemaRef::Inline(schema) = schema else {
@@ -334,6 +384,31 @@ mod tests {
         );
         assert_eq!(list.expected("limit"), Some("must be an integer from 1 up"));
         assert_eq!(list.expected("nope"), None);
+        let refuse = |name: &str, value: &str| {
+            let param = list.query().iter().find(|param| param.name == name);
+            param
+                .and_then(|param| param.refuse(value))
+                .map(str::to_owned)
+        };
+        assert_eq!(refuse("limit", "1"), None);
+        assert_eq!(refuse("limit", "+7"), None);
+        for bad in ["0", "-1", "", "x", "1.0", "99999999999"] {
+            assert_eq!(
+                refuse("limit", bad).as_deref(),
+                Some("must be an integer from 1 up"),
+                "{bad}"
+            );
+        }
+        assert_eq!(refuse("before_year", "-2147483648"), None);
+        assert_eq!(
+            refuse("before_year", "2147483648").as_deref(),
+            Some("must be a 32-bit integer")
+        );
+        assert_eq!(refuse("page_token", "x"), None);
+        assert_eq!(
+            refuse("page_token", "").as_deref(),
+            Some("must not be empty")
+        );
         assert_eq!(
             table.path_of("get_language", &["PL%2FI"]).as_deref(),
             Some("/programming_languages/PL%2FI")

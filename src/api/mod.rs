@@ -130,22 +130,28 @@ impl Api {
             after: after_year.0,
             before: before_year.0,
         };
+        let mut refusal = cx.refusal;
         let after = match page_token.0.as_deref() {
             None => None,
-            Some(token) => match page_token::redeem(cx.store.page_token_key(), token, filter) {
-                Some(cursor) => Some(cursor),
-                None => {
-                    return Ok(ListLanguagesResponse::BadRequest(
-                        Problem::invalid_parameter(
-                            instance,
-                            "page_token",
-                            "not a token this API issued for these year filters",
-                        )
-                        .into(),
-                    ));
+            Some(token) => {
+                let cursor = page_token::redeem(cx.store.page_token_key(), token, filter);
+                if cursor.is_none() {
+                    let problem = Problem::invalid_parameter(
+                        instance,
+                        "page_token",
+                        "not a token this API issued for these year filters",
+                    );
+                    refusal = Some(match refusal {
+                        Some(query) => query.and(problem),
+                        None => problem,
+                    });
                 }
-            },
+                cursor
+            }
         };
+        if let Some(problem) = refusal {
+            return Ok(ListLanguagesResponse::BadRequest(problem.into()));
+        }
         let limit = usize::try_from(limit.0.clamp(1, MAX_LIMIT)).unwrap_or(1);
         match cx.store.list(filter, after, limit).await {
             Ok(Page { languages, next }) => Ok(ListLanguagesResponse::Ok(Json(LanguagePage {
@@ -208,9 +214,9 @@ impl Api {
         body: JsonBody<Language>,
     ) -> Answered<CreateLanguageResponse> {
         let instance = cx.instance;
-        let language = match body.0 {
+        let language = match CreateLanguageResponse::accept(cx.refusal, body.0, instance) {
             Ok(language) => language,
-            Err(error) => return Ok(CreateLanguageResponse::rejected(error, instance)),
+            Err(refused) => return Ok(refused),
         };
         match cx.store.create(language).await {
             Ok(language) => {
@@ -319,6 +325,9 @@ impl Api {
         tag = "Tag::Service"
     )]
     async fn health(&self, cx: Context<'_>) -> Answered<HealthResponse> {
+        if let Some(refusal) = cx.refusal {
+            return Ok(HealthResponse::BadRequest(refusal.into()));
+        }
         match cx.store.health().await {
             Ok(()) => Ok(HealthResponse::Ok(Json(Health::ok()))),
             Err(error) => Answer::answer(error, cx.instance),
@@ -341,13 +350,12 @@ async fn change(
     body: Result<LanguageChanges, BodyError>,
 ) -> Answered<UpdateLanguageResponse> {
     let (store, instance) = (cx.store, cx.instance);
-    let refused = match (cx.refusal, body) {
-        (Some(problem), _) => UpdateLanguageResponse::BadRequest(problem.into()),
-        (None, Err(error)) => UpdateLanguageResponse::rejected(error, instance),
-        (None, Ok(changes)) if changes.name.as_deref().is_some_and(|new| new != name) => {
+    let refused = match UpdateLanguageResponse::accept(cx.refusal, body, instance) {
+        Err(refused) => refused,
+        Ok(changes) if changes.name.as_deref().is_some_and(|new| new != name) => {
             UpdateLanguageResponse::BadRequest(Problem::renamed(instance).into())
         }
-        (None, Ok(changes)) => {
+        Ok(changes) => {
             let precondition = if_matches(if_match.as_ref());
             return match store.update(name, changes, &precondition).await {
                 Ok(language) => {

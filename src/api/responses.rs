@@ -142,7 +142,6 @@ pub(crate) enum HealthResponse {
     #[oai(status = 200)]
     Ok(Json<Health>),
     /// A query parameter the operation does not take.
-    #[allow(dead_code)] // raised by the request checks, in `middleware`
     #[oai(status = 400)]
     BadRequest(ProblemJson),
 }
@@ -265,11 +264,29 @@ macro_rules! answer_changes {
 
 answer_changes!(UpdateLanguageResponse, DeleteLanguageResponse);
 
-/// The answer to a refused body: 413, 415 or 400, each a variant of the operations that read one.
+/// The answer to a refused body: 413, 415 or 400, each a variant of the operations that read one;
+/// with the query's refusal, one 400 that names both.
 macro_rules! answer_rejected_bodies {
     ($($response:ty),*) => {$(
         impl $response {
-            pub(super) fn rejected(error: BodyError, instance: &str) -> Self {
+            /// The body, unless it or the query (`refusal`) is refused.
+            #[allow(clippy::result_large_err)] // the error is the answer, returned at once
+            pub(super) fn accept<T>(
+                refusal: Option<Problem>,
+                body: Result<T, BodyError>,
+                instance: &str,
+            ) -> Result<T, Self> {
+                match (refusal, body) {
+                    (None, Ok(body)) => Ok(body),
+                    (None, Err(error)) => Err(Self::rejected(error, instance)),
+                    (Some(query), Err(error @ (BodyError::Malformed { .. } | BodyError::Fields(_)))) => {
+                        Err(Self::BadRequest(query.and(error.into_problem(instance)).into()))
+                    }
+                    (Some(query), _) => Err(Self::BadRequest(query.into())),
+                }
+            }
+
+            fn rejected(error: BodyError, instance: &str) -> Self {
                 let problem = ProblemJson(error.clone().into_problem(instance));
                 match error {
                     BodyError::TooLarge => Self::PayloadTooLarge(problem),

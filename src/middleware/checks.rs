@@ -9,7 +9,7 @@ use poem::http::Method;
 
 use crate::{
     problem::{Problem, ProblemField},
-    routes::Route,
+    routes::{Parameter, Route},
 };
 
 /// The 400 for a path parameter of `path` (on `route`) that is not valid percent-encoded UTF-8.
@@ -24,22 +24,21 @@ pub(super) fn check_path(route: &Route, path: &str) -> Option<Problem> {
     ))
 }
 
-/// The 400 for a query with a parameter the operation of `method` on `route` does not take, or
-/// one given twice, naming each.
+/// The 400 for a query with parameters the operation of `method` on `route` does not take, gives
+/// more than once, leaves empty or gives a value its schema does not allow, naming each once; and
+/// the query without any pair of those, for the operation to read what is left.
 pub(super) fn check_query(
     route: &Route,
     method: &Method,
     path: &str,
     query: Option<&str>,
-) -> Option<Problem> {
-    let query = query?;
+) -> Option<(Problem, String)> {
     // A route outside the spec (the docs, the spec) takes no parameter.
     let known = route
         .operation(method)
         .map_or(&[][..], |operation| operation.query());
-    let known: Vec<&str> = known.iter().map(|param| param.name.as_str()).collect();
-    let errors = query_errors(query, &known);
-    (!errors.is_empty()).then(|| Problem::invalid_parameters(path, errors))
+    let (errors, kept) = query_errors(query?, known);
+    (!errors.is_empty()).then(|| (Problem::invalid_parameters(path, errors), kept))
 }
 
 /// The text of a percent-encoded path segment, if every `%` starts an escape and the bytes are
@@ -57,39 +56,66 @@ fn decode_segment(raw: &str) -> Option<String> {
         .map(|name| name.into_owned())
 }
 
-/// One error for each unknown parameter of `query` and each known one given more than once.
-fn query_errors(query: &str, known: &[&str]) -> Vec<ProblemField> {
-    let mut seen: Vec<String> = Vec::new();
-    let mut errors = Vec::new();
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let raw_name = pair.split_once('=').map_or(pair, |(name, _)| name);
-        let name = percent_decode_str(&raw_name.replace('+', " "))
+/// One error for each parameter of `query` that is unknown, given more than once, or whose value
+/// its declaration refuses, in the order of their first appearance; and the query without them.
+fn query_errors(query: &str, known: &[Parameter]) -> (Vec<ProblemField>, String) {
+    let decode = |raw: &str| {
+        percent_decode_str(&raw.replace('+', " "))
             .decode_utf8_lossy()
-            .into_owned();
-        let reported = errors
+            .into_owned()
+    };
+    let pairs: Vec<(&str, String, String)> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (pair, decode(name), decode(value))
+        })
+        .collect();
+    let mut errors: Vec<ProblemField> = Vec::new();
+    let named = |errors: &[ProblemField], name: &str| {
+        errors
             .iter()
-            .any(|error: &ProblemField| error.parameter.as_deref() == Some(name.as_str()));
-        if !known.contains(&name.as_str()) {
-            if !reported {
-                errors.push(ProblemField::parameter(name, "unknown parameter"));
-            }
-        } else if seen.contains(&name) {
-            if !reported {
-                errors.push(ProblemField::parameter(name, "given more than once"));
-            }
-        } else {
-            seen.push(name);
+            .any(|error| error.parameter.as_deref() == Some(name))
+    };
+    for (_, name, value) in &pairs {
+        if named(&errors, name) {
+            continue;
+        }
+        let given = pairs.iter().filter(|(_, other, _)| other == name).count();
+        let detail = match known.iter().find(|param| &param.name == name) {
+            None => Some("unknown parameter"),
+            Some(_) if given > 1 => Some("given more than once"),
+            Some(param) => param.refuse(value),
+        };
+        if let Some(detail) = detail {
+            errors.push(ProblemField::parameter(name.clone(), detail));
         }
     }
-    errors
+    let kept = pairs
+        .iter()
+        .filter(|(_, name, _)| !named(&errors, name))
+        .map(|(pair, _, _)| *pair)
+        .collect::<Vec<_>>()
+        .join("&");
+    (errors, kept)
 }
 
 #[cfg(test)]
 mod tests {
+    use poem_openapi::OpenApi;
+
     use super::*;
+    use crate::{api::Api, routes::RouteTable};
 
     fn named(query: &str) -> Vec<(String, String)> {
-        query_errors(query, &["limit", "page_token"])
+        let routes = RouteTable::new(Api::meta(), &[]);
+        let list = routes
+            .find("/programming_languages")
+            .and_then(|route| route.operation(&Method::GET))
+            .expect("list_languages");
+        query_errors(query, list.query())
+            .0
             .into_iter()
             .map(|error| (error.parameter.unwrap_or_default(), error.detail))
             .collect()
@@ -125,6 +151,24 @@ mod tests {
                 ("limit".into(), "given more than once".into())
             ]
         );
+        assert_eq!(
+            named("before_year=abc&limit=0&foo=1&after_year=1960&page_token="),
+            [
+                ("before_year".into(), "must be a 32-bit integer".into()),
+                ("limit".into(), "must be an integer from 1 up".into()),
+                ("foo".into(), "unknown parameter".into()),
+                ("page_token".into(), "must not be empty".into()),
+            ]
+        );
+        let routes = RouteTable::new(Api::meta(), &[]);
+        let list = routes
+            .find("/programming_languages")
+            .and_then(|r| r.operation(&Method::GET));
+        let (_, kept) = query_errors(
+            "limit=0&after_year=1960&x=1&before_year=1970",
+            list.expect("list").query(),
+        );
+        assert_eq!(kept, "after_year=1960&before_year=1970");
         assert_eq!(
             named("%FF=1"),
             [("\u{FFFD}".into(), "unknown parameter".into())]

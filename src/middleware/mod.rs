@@ -15,7 +15,10 @@ mod tokens;
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use futures_util::FutureExt;
-use poem::{Endpoint, IntoResponse, Request, Response, Result, http::Method};
+use poem::{
+    Endpoint, IntoResponse, Request, Response, Result,
+    http::{Method, Uri},
+};
 
 pub(crate) use cors::CorsPolicy;
 pub(crate) use tokens::WriteTokens;
@@ -76,13 +79,18 @@ impl<E: Endpoint> Layers<E> {
             if let Some(problem) = checks::check_path(route, path) {
                 return problem.into_response();
             }
-            if let Some(problem) = checks::check_query(route, &method, path, request.uri().query())
+            if let Some((problem, kept)) =
+                checks::check_query(route, &method, path, request.uri().query())
             {
-                if route.parameters().next().is_none() {
+                if route.operation(&method).is_none() {
                     return problem.into_response();
                 }
-                // On a path that names a resource, the operation answers: a missing resource is a
-                // 404 rather than a 400 (README, "Choices where the contract leaves room").
+                // The operation answers, with the parameters that passed: it may find more to
+                // name in the same 400 (a page token, a body), and a missing language is a 404
+                // rather than a 400 (README, "Choices where the contract leaves room").
+                if let Some(uri) = with_query(request.uri(), &kept) {
+                    *request.uri_mut() = uri;
+                }
                 request.extensions_mut().insert(Refusal(problem));
             }
         }
@@ -91,6 +99,19 @@ impl<E: Endpoint> Layers<E> {
             Err(error) => errors::answer(error, path, &method, route),
         }
     }
+}
+
+/// `uri` with `query` in place of its query.
+fn with_query(uri: &Uri, query: &str) -> Option<Uri> {
+    let path = uri.path();
+    let path_and_query = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    Uri::from_parts(parts).ok()
 }
 
 impl<E: Endpoint> Endpoint for Layers<E> {

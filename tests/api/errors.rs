@@ -491,3 +491,65 @@ async fn a_path_that_is_not_valid_percent_encoding_is_a_400() {
     }
     assert_eq!(app.get_language("x%25y").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn one_400_names_every_offending_query_parameter_once() {
+    let app = spawn_app().await;
+    let body = problem(
+        app.list("?before_year=abc&limit=0&foo=1&limit=5&page_token=nope")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(
+        body["errors"],
+        serde_json::json!([
+            {"parameter": "before_year", "detail": "must be a 32-bit integer"},
+            {"parameter": "limit", "detail": "given more than once"},
+            {"parameter": "foo", "detail": "unknown parameter"},
+            {"parameter": "page_token",
+             "detail": "not a token this API issued for these year filters"},
+        ])
+    );
+    let detail = body["detail"].as_str().expect("a detail");
+    assert!(
+        detail.starts_with("before_year: must be a 32-bit integer; "),
+        "{detail}"
+    );
+
+    let body = problem(
+        app.list("?limit=0&after_year=99999999999").await,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(
+        crate::helpers::parameters(&body),
+        ["limit", "after_year"],
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_query_and_a_bad_body_are_named_in_one_400() {
+    let app = spawn_app().await;
+    let body = problem(
+        app.send_raw(
+            reqwest::Method::POST,
+            "/programming_languages?dry_run=1",
+            "application/json",
+            r#"{"name": "", "publication_year": 1990, "contribution": "x"}"#,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(crate::helpers::parameters(&body), ["dry_run"], "{body}");
+    assert_eq!(crate::helpers::pointers(&body), ["/name"], "{body}");
+    assert_eq!(app.all_names().await.len(), 8, "nothing was created");
+}

@@ -155,7 +155,10 @@ async fn one_400_names_every_offending_field_of_a_change() {
         "{problem}"
     );
     let pascal = json_body(app.get_language("Pascal").await, StatusCode::OK).await;
-    assert_eq!(pascal["contribution"], SEED_PASCAL_CONTRIBUTION, "nothing changed");
+    assert_eq!(
+        pascal["contribution"], SEED_PASCAL_CONTRIBUTION,
+        "nothing changed"
+    );
 }
 
 const SEED_PASCAL_CONTRIBUTION: &str =
