@@ -115,10 +115,7 @@ impl MemoryStore {
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        let current = state.find(name)?;
-        if !precondition(current) {
-            return Err(StoreError::PreconditionFailed);
-        }
+        let current = state.find_where(name, precondition)?;
         let Some(language) = current.changed_by(changes) else {
             return Ok(current.clone());
         };
@@ -135,10 +132,7 @@ impl MemoryStore {
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        let current = state.find(name)?;
-        if !precondition(current) {
-            return Err(StoreError::PreconditionFailed);
-        }
+        let current = state.find_where(name, precondition)?;
         let deleted = current.clone();
         state.remove(&deleted);
         Ok(deleted)
@@ -165,6 +159,20 @@ impl State {
             .get(name)
             .map(|by| &by.0)
             .ok_or(StoreError::NotFound)
+    }
+
+    /// The language named `name`, if `precondition` holds for it: what a write acts on.
+    fn find_where(
+        &self,
+        name: &str,
+        precondition: Precondition<'_>,
+    ) -> Result<&Stored, StoreError> {
+        let current = self.find(name)?;
+        if precondition(current) {
+            Ok(current)
+        } else {
+            Err(StoreError::PreconditionFailed)
+        }
     }
 
     fn insert(&mut self, language: &Language) -> Result<Stored, StoreError> {
