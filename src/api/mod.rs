@@ -33,9 +33,9 @@ use crate::{
     store::{Page, Store, StoreError, Stored, YearFilter},
 };
 
-/// A 400 that the request checks found on a path that names a language, left for the operation to
-/// answer, since a missing language is a 404 first (README, "Choices where the contract leaves
-/// room").
+/// A 400 that the request checks found in the query, left for the operation to answer: it may add
+/// its own findings (a page token, a body) to it, and a missing language is a 404 first (README,
+/// "Choices where the contract leaves room").
 #[derive(Clone)]
 pub(crate) struct Refusal(pub(crate) Problem);
 
@@ -342,7 +342,8 @@ impl Api {
 }
 
 /// PUT and PATCH: the same meaning, the same code path. A missing language is a 404 before
-/// anything wrong with the query, the body or the precondition (README, "Choices where the contract leaves room").
+/// anything wrong with the query, the body or the precondition (README, "Choices where the
+/// contract leaves room").
 async fn change(
     cx: Context<'_>,
     name: &str,
@@ -370,7 +371,8 @@ async fn change(
 }
 
 /// `refused`, unless no language has this name: a missing language is a 404 rather than a 400 or
-/// a 412, whatever else is wrong with the request (README, "Choices where the contract leaves room").
+/// a 412, whatever else is wrong with the request (README, "Choices where the contract leaves
+/// room").
 async fn refuse<R: Answer>(store: &Store, name: &str, instance: &str, refused: R) -> Answered<R> {
     match store.get(name).await {
         Err(StoreError::NotFound) => R::answer(StoreError::NotFound, instance),
