@@ -19,7 +19,7 @@ use std::{str::FromStr, time::Duration};
 
 use deadpool_postgres::Transaction;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::{NoTls, Row, types::ToSql};
 
 use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
 use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, is_valid_name, seed};
@@ -254,23 +254,11 @@ impl PostgresStore {
             if counted.is_none() {
                 return Ok(Err(StoreError::Full));
             }
-            let row = transaction
-                .query_one(
-                    &transaction
-                        .prepare_cached(&format!(
-                            "INSERT INTO languages (name, publication_year, contribution) \
-                                 VALUES ($1, $2, $3) RETURNING {COLUMNS}"
-                        ))
-                        .await?,
-                    &[
-                        &language.name,
-                        &language.publication_year,
-                        &language.contribution.as_bytes(),
-                    ],
-                )
-                .await?;
-            transaction.commit().await?;
-            Ok(stored(&row))
+            let insert = format!(
+                "INSERT INTO languages (name, publication_year, contribution) \
+                     VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+            );
+            write(transaction, &insert, &language.name, language).await
         })
         .await?
     }
@@ -293,23 +281,11 @@ impl PostgresStore {
             let Some(language) = current.changed_by(changes) else {
                 return Ok(Ok(current));
             };
-            let row = transaction
-                .query_one(
-                    &transaction
-                        .prepare_cached(&format!(
-                            "UPDATE languages SET publication_year = $2, contribution = $3 \
-                                 WHERE position = $1 RETURNING {COLUMNS}"
-                        ))
-                        .await?,
-                    &[
-                        &position(&current),
-                        &language.publication_year,
-                        &language.contribution.as_bytes(),
-                    ],
-                )
-                .await?;
-            transaction.commit().await?;
-            Ok(stored(&row))
+            let update = format!(
+                "UPDATE languages SET publication_year = $2, contribution = $3 \
+                     WHERE position = $1 RETURNING {COLUMNS}"
+            );
+            write(transaction, &update, &position(&current), &language).await
         })
         .await?
     }
@@ -593,6 +569,29 @@ async fn locked(
             }
         }),
     })
+}
+
+/// Runs `statement`, which writes the row that `$1` (`key`) names with `language`'s year (`$2`) and
+/// contribution (`$3`) and returns it, then commits.
+async fn write(
+    transaction: Transaction<'_>,
+    statement: &str,
+    key: &(dyn ToSql + Sync),
+    language: &Language,
+) -> Result<Result<Stored, StoreError>, tokio_postgres::Error> {
+    let statement = transaction.prepare_cached(statement).await?;
+    let row = transaction
+        .query_one(
+            &statement,
+            &[
+                key,
+                &language.publication_year,
+                &language.contribution.as_bytes(),
+            ],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(stored(&row))
 }
 
 /// A row of `languages` as a stored language.
