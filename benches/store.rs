@@ -26,7 +26,7 @@ const SIZES: [u64; 3] = [1_000, 100_000, 1_000_000];
 /// selects about one language in 301.
 fn language(i: u64) -> Language {
     Language {
-        name: format!("Language {i:07}"),
+        name: format!("Language {i:07}").into(),
         publication_year: 1800 + i32::try_from(i % 301).unwrap_or(0),
         contribution: format!("the contribution of language number {i}"),
     }

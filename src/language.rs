@@ -5,7 +5,13 @@
 //! poem-openapi derives the schemas (and so the spec) from these declarations; serde reads them
 //! (see `json.rs`), and `validate` enforces the rules the schemas state.
 
-use poem_openapi::{Object, types::Example};
+use std::borrow::Cow;
+
+use poem_openapi::{
+    Object,
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest name, in characters (Unicode code points).
@@ -16,16 +22,107 @@ pub(crate) const CONTRIBUTION_MAX_CHARS: usize = 1000;
 pub(crate) const YEAR_MIN: i32 = 1800;
 pub(crate) const YEAR_MAX: i32 = 2100;
 
+/// What a name must be, in words.
+const NAME_RULE: &str =
+    "must be 1 to 64 characters, without control characters or leading or trailing white space";
+
 /// The name's `pattern`: no control character (Unicode Cc) anywhere, and no white space (Unicode
 /// White_Space and U+FEFF, which is ECMA-262's `\s`) first or last. The classes are spelled out
 /// rather than written `\s`, because regex engines disagree about `\s` (Python's lacks U+FEFF) and
 /// clients validate with whichever engine they have. `is_valid_name` is the same rule in Rust.
-#[cfg(test)] // the spec test holds the spec to it
 pub(crate) const NAME_PATTERN: &str = concat!(
     r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]",
     r"(?:[^\x00-\x1F\x7F-\x9F]*",
     r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$"
 );
+
+/// A language's name, which holds to `is_valid_name`. Its schema states the same rule
+/// (`minLength`, `maxLength`, `pattern`), so that `Language` and `LanguageChanges` declare it once.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
+#[serde(transparent)]
+pub struct Name(String);
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Self {
+        Self(name.to_owned())
+    }
+}
+
+impl From<String> for Name {
+    fn from(name: String) -> Self {
+        Self(name)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Type for Name {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string(name)".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            min_length: Some(1),
+            max_length: Some(NAME_MAX_CHARS),
+            pattern: Some(NAME_PATTERN.to_owned()),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Name {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        let name = String::parse_from_json(value).map_err(ParseError::propagate)?;
+        if is_valid_name(&name) {
+            Ok(Self(name))
+        } else {
+            Err(ParseError::custom(NAME_RULE))
+        }
+    }
+}
+
+impl ToJSON for Name {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.0.clone()))
+    }
+}
 
 /// A programming language.
 #[derive(Object, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -34,12 +131,7 @@ pub(crate) const NAME_PATTERN: &str = concat!(
 pub struct Language {
     /// The language's name: its identity, unique and compared exactly (case-sensitive, no Unicode
     /// normalization). 1 to 64 characters, no control characters, no leading or trailing white space.
-    #[oai(validator(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$"
-    ))]
-    pub name: String,
+    pub name: Name,
     /// The year the language was first published, 1800 to 2100.
     #[oai(validator(minimum(value = "1800"), maximum(value = "2100")))]
     #[serde(deserialize_with = "year")]
@@ -62,13 +154,8 @@ impl Example for Language {
 #[serde(deny_unknown_fields, expecting = "a JSON object")]
 pub struct LanguageChanges {
     /// The language's name; when given, it must equal the name in the path.
-    #[oai(validator(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$"
-    ))]
     #[serde(default, deserialize_with = "present")]
-    pub name: Option<String>,
+    pub name: Option<Name>,
     /// The year the language was first published, 1800 to 2100.
     #[oai(validator(minimum(value = "1800"), maximum(value = "2100")))]
     #[serde(default, deserialize_with = "present_year")]
@@ -135,10 +222,7 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
 
 fn check_name(name: &str, errors: &mut Vec<FieldError>) {
     if !is_valid_name(name) {
-        errors.push(FieldError::new(
-            "name",
-            "must be 1 to 64 characters, without control characters or leading or trailing white space",
-        ));
+        errors.push(FieldError::new("name", NAME_RULE));
     }
 }
 
@@ -227,7 +311,7 @@ const SEED: [(&str, i32, &str); 8] = [
 pub(crate) fn seed() -> Vec<Language> {
     SEED.iter()
         .map(|&(name, publication_year, contribution)| Language {
-            name: name.to_owned(),
+            name: name.into(),
             publication_year,
             contribution: contribution.to_owned(),
         })

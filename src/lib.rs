@@ -32,6 +32,6 @@ mod spec;
 mod store;
 
 pub use config::{Config, LogFormat};
-pub use language::{Language, LanguageChanges};
+pub use language::{Language, LanguageChanges, Name};
 pub use server::serve;
 pub use store::{Cursor, Page, Precondition, StartError, Store, StoreError, Stored, YearFilter};

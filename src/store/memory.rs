@@ -299,7 +299,7 @@ mod tests {
 
     fn language(name: &str, year: i32) -> Language {
         Language {
-            name: name.to_owned(),
+            name: name.into(),
             publication_year: year,
             contribution: format!("{name}'s contribution"),
         }

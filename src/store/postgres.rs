@@ -209,10 +209,7 @@ impl PostgresStore {
     }
 
     pub(crate) async fn get(&self, name: &str) -> Result<Stored, StoreError> {
-        if !is_valid_name(name) {
-            // No such name can exist, and `text` cannot even hold some of them (U+0000).
-            return Err(StoreError::NotFound);
-        }
+        let name = findable(name)?;
         let row = self
             .run(async |client| {
                 let statement = client
@@ -244,7 +241,7 @@ impl PostgresStore {
                     &transaction
                         .prepare_cached("SELECT 1 FROM languages WHERE name = $1")
                         .await?,
-                    &[&language.name],
+                    &[&language.name.as_str()],
                 )
                 .await?
                 .is_some();
@@ -258,7 +255,7 @@ impl PostgresStore {
                 "INSERT INTO languages (name, publication_year, contribution) \
                      VALUES ($1, $2, $3) RETURNING {COLUMNS}"
             );
-            write(transaction, &insert, &language.name, language).await
+            write(transaction, &insert, &language.name.as_str(), language).await
         })
         .await?
     }
@@ -269,9 +266,7 @@ impl PostgresStore {
         changes: LanguageChanges,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
-        if !is_valid_name(name) {
-            return Err(StoreError::NotFound);
-        }
+        let name = findable(name)?;
         self.run(async |client| {
             let transaction = client.transaction().await?;
             let current = match locked(&transaction, name, precondition).await? {
@@ -295,9 +290,7 @@ impl PostgresStore {
         name: &str,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
-        if !is_valid_name(name) {
-            return Err(StoreError::NotFound);
-        }
+        let name = findable(name)?;
         self.run(async |client| {
             let transaction = client.transaction().await?;
             // The count's row first, as a create takes it: the two never wait on each other.
@@ -526,7 +519,7 @@ async fn seed_store(transaction: &Transaction<'_>) -> Result<(), tokio_postgres:
             .execute(
                 &insert,
                 &[
-                    &language.name,
+                    &language.name.as_str(),
                     &language.publication_year,
                     &language.contribution.as_bytes(),
                 ],
@@ -544,6 +537,16 @@ async fn seed_store(transaction: &Transaction<'_>) -> Result<(), tokio_postgres:
         )
         .await?;
     Ok(())
+}
+
+/// `name`, if a language may have it. Any other is not found without asking the database, whose
+/// `text` could not even hold some of them (U+0000).
+fn findable(name: &str) -> Result<&str, StoreError> {
+    if is_valid_name(name) {
+        Ok(name)
+    } else {
+        Err(StoreError::NotFound)
+    }
 }
 
 /// The language named `name`, its row locked until the transaction ends, if `precondition` holds
@@ -606,7 +609,7 @@ fn stored(row: &Row) -> Result<Stored, StoreError> {
     Ok(Stored::new(
         u64::try_from(position).unwrap_or(0),
         &Language {
-            name: row.get(1),
+            name: row.get::<_, String>(1).into(),
             publication_year: row.get(2),
             contribution,
         },

@@ -63,7 +63,7 @@ impl Stored {
     /// The language's fields, as owned values.
     pub fn to_language(&self) -> Language {
         Language {
-            name: self.name().to_owned(),
+            name: self.name().into(),
             publication_year: self.publication_year(),
             contribution: self.contribution().to_owned(),
         }
@@ -79,7 +79,7 @@ impl Stored {
         let unchanged =
             publication_year == self.publication_year() && contribution == self.contribution();
         (!unchanged).then(|| Language {
-            name: self.name().to_owned(),
+            name: self.name().into(),
             publication_year,
             contribution,
         })
@@ -130,7 +130,7 @@ mod tests {
             );
         }
         let multibyte = Language {
-            name: "Café ☕".to_owned(),
+            name: "Café ☕".into(),
             publication_year: 2001,
             contribution: "é".to_owned(),
         };
