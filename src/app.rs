@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use poem::{Endpoint, EndpointExt, Route, get};
-use poem_openapi::{OpenApi, OpenApiService};
+use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService};
 
 use crate::{
     api::{Api, DOCS, FRONT_DOOR},
@@ -27,26 +27,49 @@ pub(crate) const ROUTES_OUTSIDE_THE_SPEC: [&str; 4] = [FRONT_DOOR, DOCS, SPEC_JS
 /// fetched from.
 const DEFAULT_SERVER: &str = "/";
 
-/// The API's OpenAPI service: its operations and the document that describes them. It holds no
-/// state (the store is request data), so the spec renders without a store.
-pub(crate) fn openapi(public_url: Option<&str>) -> OpenApiService<Api, ()> {
+/// The API's OpenAPI service: its operations and the document that describes them, as `config`
+/// publishes it. It holds no state (the store is request data), so the spec renders without a
+/// store.
+pub(crate) fn openapi(config: &Config) -> OpenApiService<Api, ()> {
+    let public_url = config.public_url.as_deref().unwrap_or(DEFAULT_SERVER);
     OpenApiService::new(Api, "prog-lang-api", env!("CARGO_PKG_VERSION"))
         .description(
             "Programming languages, their publication years and contributions: list them, \
              filter them by year, and create, read, update and delete them by name. \
              Errors are RFC 9457 problem details (`application/problem+json`).",
         )
-        .license("MIT OR Apache-2.0")
-        .server(public_url.unwrap_or(DEFAULT_SERVER))
+        .contact(contact(config, public_url))
+        .license(LicenseObject::new(env!("CARGO_PKG_LICENSE")).url(LICENSE_URL))
+        .server(public_url)
+}
+
+/// The license is an SPDX expression (`MIT OR Apache-2.0`): OpenAPI 3.0 has one URL for it, so
+/// the URL is the SPDX License List, which defines both identifiers and links their texts.
+const LICENSE_URL: &str = "https://spdx.org/licenses/";
+
+/// Whom users of this server write to: the operator's `--contact-url` and `--contact-email`, or,
+/// when neither is set, the server's documentation page.
+fn contact(config: &Config, public_url: &str) -> ContactObject {
+    let contact = ContactObject::new().name("prog-lang-api");
+    let docs = || format!("{}{DOCS}", public_url.trim_end_matches('/'));
+    let contact = match (&config.contact_url, &config.contact_email) {
+        (Some(url), _) => contact.url(url),
+        (None, None) => contact.url(docs()),
+        (None, Some(_)) => contact,
+    };
+    match &config.contact_email {
+        Some(email) => contact.email(email),
+        None => contact,
+    }
 }
 
 /// The whole service over `store`, configured by `config`, as the server and the tests run it.
 pub(crate) fn app(store: Store, config: &Config) -> impl Endpoint + 'static {
     let routes = Arc::new(RouteTable::new(Api::meta(), &ROUTES_OUTSIDE_THE_SPEC));
-    let public_url = config.public_url.clone();
-    let spec = Spec::new(move || openapi(public_url.as_deref()));
+    let published = config.clone();
+    let spec = Spec::new(move || openapi(&published));
     let endpoint = Route::new()
-        .nest("/", openapi(config.public_url.as_deref()))
+        .nest("/", openapi(config))
         .at(SPEC_JSON, get(spec.json_endpoint()))
         .at(SPEC_YAML, get(spec.yaml_endpoint()))
         .at(DOCS, get(spec.docs_endpoint()))

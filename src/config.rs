@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{Parser, ValueEnum};
+use email_address::EmailAddress;
 use poem::http::Uri;
 
 /// prog-lang-api: a REST API about programming languages, with its OpenAPI spec and Swagger UI.
@@ -76,6 +77,15 @@ pub struct Config {
     /// the spec was fetched from).
     #[arg(long, env = "PROG_LANG_API_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+
+    /// Where users of this server write about it: an absolute http(s) URL, for the spec's
+    /// `info.contact` (default: the documentation page, when no email is given either).
+    #[arg(long, env = "PROG_LANG_API_CONTACT_URL", value_name = "URL")]
+    pub contact_url: Option<String>,
+
+    /// The email address users of this server write to, for the spec's `info.contact`.
+    #[arg(long, env = "PROG_LANG_API_CONTACT_EMAIL", value_name = "ADDRESS")]
+    pub contact_email: Option<String>,
 
     /// A request head must be complete within this many seconds, counted from the connection's
     /// accept (first request) or from the head's first byte (later requests).
@@ -262,6 +272,20 @@ impl Config {
                     "--cors-origin: {origin:?} is not an origin such as https://example.com or *"
                 ));
             }
+        }
+        if let Some(url) = &self.contact_url
+            && !url.parse::<Uri>().is_ok_and(|uri| is_web_url(&uri))
+        {
+            return Err(format!(
+                "--contact-url: {url:?} is not an absolute http(s) URL with a host"
+            ));
+        }
+        if let Some(address) = &self.contact_email
+            && !EmailAddress::is_valid(address)
+        {
+            return Err(format!(
+                "--contact-email: {address:?} is not an email address"
+            ));
         }
         if let Some(url) = &self.public_url
             && !is_public_url(url)

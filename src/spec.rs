@@ -261,11 +261,11 @@ fn rename_headers(headers: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::openapi;
+    use crate::{Config, app::openapi};
 
     #[test]
     fn the_name_pattern_is_the_rule_the_server_applies() {
-        let spec = Spec::new(|| openapi(None));
+        let spec = Spec::new(|| openapi(&Config::defaults()));
         let document: Value = serde_json::from_slice(&spec.json()).expect("JSON");
         for schema in ["Language", "LanguageChanges"] {
             let pattern =
@@ -276,9 +276,9 @@ mod tests {
 
     #[test]
     fn swagger_ui_shows_the_corrected_spec() {
-        let spec = Spec::new(|| openapi(None));
+        let spec = Spec::new(|| openapi(&Config::defaults()));
         let docs = String::from_utf8(spec.docs().to_vec()).expect("UTF-8");
         assert!(docs.contains(std::str::from_utf8(&spec.json()).expect("UTF-8")));
-        assert!(!docs.contains(&openapi(None).spec()));
+        assert!(!docs.contains(&openapi(&Config::defaults()).spec()));
     }
 }

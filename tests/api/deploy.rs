@@ -343,6 +343,41 @@ async fn the_public_url_goes_into_the_specs_servers() {
 }
 
 #[tokio::test]
+async fn the_spec_names_a_contact_and_the_licenses_url() {
+    let default = spawn_app().await;
+    let spec = json_body(default.get("/openapi.json").await, StatusCode::OK).await;
+    // Without a contact configured, users are sent to the documentation, under the public URL.
+    assert_eq!(spec["info"]["contact"]["url"], "/docs");
+    assert_eq!(spec["info"]["license"]["name"], "MIT OR Apache-2.0");
+    assert_eq!(spec["info"]["license"]["url"], "https://spdx.org/licenses/");
+
+    let public = "https://api.example.org/languages/";
+    let app = spawn_app_with(with(|c| c.public_url = Some(public.into()))).await;
+    let spec = json_body(app.get("/openapi.json").await, StatusCode::OK).await;
+    assert_eq!(
+        spec["info"]["contact"]["url"],
+        "https://api.example.org/languages/docs"
+    );
+
+    let app = spawn_app_with(with(|c| {
+        c.contact_url = Some("https://example.org/support".into());
+        c.contact_email = Some("api@example.org".into());
+    }))
+    .await;
+    let spec = json_body(app.get("/openapi.json").await, StatusCode::OK).await;
+    assert_eq!(
+        spec["info"]["contact"]["url"],
+        "https://example.org/support"
+    );
+    assert_eq!(spec["info"]["contact"]["email"], "api@example.org");
+
+    let app = spawn_app_with(with(|c| c.contact_email = Some("api@example.org".into()))).await;
+    let spec = json_body(app.get("/openapi.json").await, StatusCode::OK).await;
+    assert_eq!(spec["info"]["contact"]["email"], "api@example.org");
+    assert!(spec["info"]["contact"].get("url").is_none(), "{spec}");
+}
+
+#[tokio::test]
 async fn with_cors_other_origins_are_served_without_the_grant_and_options_is_answered() {
     let origin = "https://languages.example";
     let app = spawn_app_with(with(|c| {

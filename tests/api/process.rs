@@ -160,6 +160,22 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         (vec!["--public-url", "http://"], vec![], "--public-url"),
         (vec!["--public-url", "http://a b"], vec![], "--public-url"),
         (vec!["--public-url", "//host"], vec![], "--public-url"),
+        (vec!["--contact-url", "/docs"], vec![], "--contact-url"),
+        (
+            vec!["--contact-url", "mailto:a@b.example"],
+            vec![],
+            "--contact-url",
+        ),
+        (
+            vec![],
+            vec![("PROG_LANG_API_CONTACT_EMAIL", "nobody")],
+            "--contact-email",
+        ),
+        (
+            vec!["--contact-email", "a b@c.example"],
+            vec![],
+            "--contact-email",
+        ),
         (
             vec!["--cors-origin", "https://example.com/"],
             vec![],
@@ -234,6 +250,8 @@ fn help_documents_every_setting() {
         ("--write-tokens-file", "PROG_LANG_API_WRITE_TOKENS_FILE"),
         ("--cors-origin", "PROG_LANG_API_CORS_ORIGINS"),
         ("--public-url", "PROG_LANG_API_PUBLIC_URL"),
+        ("--contact-url", "PROG_LANG_API_CONTACT_URL"),
+        ("--contact-email", "PROG_LANG_API_CONTACT_EMAIL"),
         ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
         ("--idle-timeout", "PROG_LANG_API_IDLE_TIMEOUT"),
         ("--database-url", "PROG_LANG_API_DATABASE_URL"),
