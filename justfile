@@ -61,6 +61,10 @@ bench: bench-load bench-store
 bench-load:
     benches/load/run
 
+# What compression costs on the page of 1,000 languages: wrk with identity, gzip and br
+bench-compression:
+    benches/load/compression
+
 # The stores' criterion benchmarks: in memory at 1,000 / 100,000 / 1,000,000 languages, with its
 # memory per language; PostgreSQL at 1,000 and 1,000,000 rows, on the development database
 bench-store:

@@ -27,6 +27,16 @@ pub(crate) fn etag(language: &Stored) -> String {
     format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest.finalize()[..18]))
 }
 
+/// The ETag of the same state in `coding` (`"tag"` becomes `"tag.br"`): a compressed
+/// representation is other bytes, so it has a strong ETag of its own (README, "Compression").
+/// `.` is not in the identity tag's alphabet, so the two never collide.
+pub(crate) fn coded(etag: &str, coding: &str) -> String {
+    match etag.strip_suffix('"') {
+        Some(open) if !etag.starts_with("W/") => format!("{open}.{coding}\""),
+        _ => etag.to_owned(),
+    }
+}
+
 /// The value of an `If-Match` or `If-None-Match` header: `*`, or a list of entity tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum EntityTags {
@@ -42,7 +52,8 @@ pub(crate) enum EntityTags {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EntityTag {
     weak: bool,
-    /// The quoted opaque part, quotes included, as an ETag header sends it.
+    /// The quoted opaque part, quotes included, as an ETag header sends it, of the identity
+    /// coding: a tag that names a coding (`coded`) stands for the same state, and matches it.
     quoted: String,
 }
 
@@ -90,9 +101,12 @@ impl EntityTags {
             {
                 return None;
             }
+            let identity = opaque
+                .split_once('.')
+                .map_or(opaque, |(identity, _)| identity);
             tags.push(EntityTag {
                 weak,
-                quoted: format!("\"{opaque}\""),
+                quoted: format!("\"{identity}\""),
             });
             let after = inner[end + 1..].trim_start_matches([' ', '\t']);
             if !after.is_empty() && !after.starts_with(',') {
@@ -180,6 +194,27 @@ mod tests {
         for bad in ["a", "\"a", "W/", "W/a", "\"a\" \"b\"", "*, \"a\"", "\"a\"x"] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_etag_of_any_coding_matches_the_state_it_codes() {
+        let tag = "\"abc\"";
+        assert_eq!(coded(tag, "br"), "\"abc.br\"");
+        assert_eq!(
+            coded("W/\"abc\"", "br"),
+            "W/\"abc\"",
+            "weak tags are left alone"
+        );
+        let tags = parse(&format!(
+            "{}, W/{}",
+            coded(tag, "gzip"),
+            coded("\"xyz\"", "br")
+        ))
+        .expect("a list");
+        assert!(tags.matches_strongly(tag));
+        assert!(tags.matches_weakly("\"xyz\""));
+        assert!(!tags.matches_strongly("\"xyz\""));
+        assert!(!tags.matches_weakly("\"abd\""));
     }
 
     #[test]

@@ -108,6 +108,18 @@ pub struct Config {
     )]
     pub idle_timeout_secs: u64,
 
+    /// Compress responses of 1 KiB or more with br or gzip, as the client's Accept-Encoding
+    /// allows: on or off (off for a proxy that compresses itself).
+    #[arg(
+        long,
+        env = "PROG_LANG_API_COMPRESSION",
+        default_value = "on",
+        value_name = "on|off",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::Set
+    )]
+    pub compression: bool,
+
     /// Keep languages in the PostgreSQL database at this URL,
     /// postgres://USER:PASSWORD@HOST:PORT/DATABASE, instead of in memory; several servers may share
     /// one database. The server creates and upgrades its tables.

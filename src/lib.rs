@@ -6,11 +6,12 @@
 //!   nothing of HTTP and answers with facts (`NotFound`, `AlreadyExists`...).
 //! - `problem`: the RFC 9457 body of every error, built through its constructors.
 //! - `json`, `conditional`, `page_token`: strict bodies, ETags and `If-Match`, page cursors.
+//! - `compression`: `Accept-Encoding`, and bodies compressed with gzip or br.
 //! - `routes`: the route table, derived once from the operations' declarations: paths, methods,
 //!   query parameters; `Allow`, the checks, the token guard and `Location` read it.
 //! - `api`: the `#[OpenApi]` operations, one response enum each, and the wire types.
 //! - `middleware`: one layer around the routes: request id, access log, error boundary, CORS,
-//!   write tokens, request checks.
+//!   write tokens, request checks, compression.
 //! - `spec`: the published document, with the corrections poem-openapi cannot express.
 //! - `app`: the only module that wires everything together.
 //! - `config`: every setting; `server`: connections, timeouts, graceful drain.
@@ -19,6 +20,7 @@
 
 mod api;
 mod app;
+mod compression;
 mod conditional;
 mod config;
 mod json;

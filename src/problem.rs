@@ -314,6 +314,14 @@ impl Problem {
         Self::new(ProblemKind::UnsupportedMediaType, instance, detail)
     }
 
+    /// 415: the body is compressed (or otherwise coded), which the server does not decode.
+    pub(crate) fn coded_body(instance: &str, coding: &str) -> Self {
+        let detail = format!(
+            "A body with Content-Encoding {coding:?} is not accepted: send it uncompressed (identity)."
+        );
+        Self::new(ProblemKind::UnsupportedMediaType, instance, detail)
+    }
+
     /// 401: a write without a valid bearer token, while write tokens are configured.
     pub(crate) fn unauthorized(instance: &str) -> Self {
         Self::new(

@@ -10,12 +10,15 @@
 
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
-use poem::{Endpoint, Response, endpoint::make_sync, http::Method};
+use poem::{Endpoint, Request, endpoint::make_sync, http::Method};
 use poem_openapi::OpenApiService;
 use serde_json::{Map, Value, json};
 
-use crate::{api::Api, problem::PROBLEM_JSON};
+use crate::{
+    api::Api,
+    compression::{Accepted, Precompressed},
+    problem::PROBLEM_JSON,
+};
 
 /// Response headers as the server sends them, by the upper-case name poem-openapi gives them.
 const HEADER_NAMES: [&str; 6] = [
@@ -36,9 +39,9 @@ struct Forms {
     /// Makes the service the spec describes.
     service: Box<dyn Fn() -> OpenApiService<Api, ()> + Send + Sync>,
     /// poem-openapi's document and the corrected one.
-    json: OnceLock<(String, Bytes)>,
-    yaml: OnceLock<Bytes>,
-    docs: OnceLock<Bytes>,
+    json: OnceLock<(String, Precompressed)>,
+    yaml: OnceLock<Precompressed>,
+    docs: OnceLock<Precompressed>,
 }
 
 impl Spec {
@@ -54,72 +57,73 @@ impl Spec {
     }
 
     /// poem-openapi's document, and the corrected one as JSON.
-    fn documents(&self) -> &(String, Bytes) {
+    fn documents(&self) -> &(String, Precompressed) {
         self.0.json.get_or_init(|| {
             let original = (self.0.service)().spec();
             let mut document: Value =
                 serde_json::from_str(&original).unwrap_or_else(|_| Value::Object(Map::new()));
             correct(&mut document);
-            (original, format!("{document:#}\n").into())
+            let json = Precompressed::new(format!("{document:#}\n"), "application/json");
+            (original, json)
         })
     }
 
-    pub(crate) fn json(&self) -> Bytes {
-        self.documents().1.clone()
+    fn json_form(&self) -> &Precompressed {
+        &self.documents().1
     }
 
-    pub(crate) fn yaml(&self) -> Bytes {
-        self.0
-            .yaml
-            .get_or_init(|| {
-                let document: Value = serde_json::from_slice(&self.json()).unwrap_or_default();
-                serde_yaml::to_string(&document).unwrap_or_default().into()
-            })
-            .clone()
+    fn yaml_form(&self) -> &Precompressed {
+        self.0.yaml.get_or_init(|| {
+            let document: Value =
+                serde_json::from_slice(&self.json_form().identity()).unwrap_or_default();
+            let yaml = serde_yaml::to_string(&document).unwrap_or_default();
+            Precompressed::new(yaml, "application/yaml")
+        })
     }
 
-    pub(crate) fn docs(&self) -> Bytes {
-        self.0
-            .docs
-            .get_or_init(|| {
-                let (original, json) = self.documents();
-                // Swagger UI's page embeds the spec as a JavaScript literal: put the corrected one
-                // there.
-                let corrected = std::str::from_utf8(json).unwrap_or_default();
-                (self.0.service)()
-                    .swagger_ui_html()
-                    .replacen(original, corrected, 1)
-                    .into()
-            })
-            .clone()
+    fn docs_form(&self) -> &Precompressed {
+        self.0.docs.get_or_init(|| {
+            let (original, json) = self.documents();
+            // Swagger UI's page embeds the spec as a JavaScript literal: put the corrected one
+            // there.
+            let json = json.identity();
+            let corrected = std::str::from_utf8(&json).unwrap_or_default();
+            let page = (self.0.service)()
+                .swagger_ui_html()
+                .replacen(original, corrected, 1);
+            Precompressed::new(page, "text/html; charset=utf-8")
+        })
+    }
+
+    #[cfg(test)]
+    fn json(&self) -> bytes::Bytes {
+        self.json_form().identity()
+    }
+
+    #[cfg(test)]
+    fn docs(&self) -> bytes::Bytes {
+        self.docs_form().identity()
     }
 
     pub(crate) fn json_endpoint(&self) -> impl Endpoint + use<> {
         let spec = self.clone();
-        make_sync(move |_| {
-            Response::builder()
-                .content_type("application/json")
-                .body(spec.json())
-        })
+        make_sync(move |request| spec.json_form().response(accepted(&request)))
     }
 
     pub(crate) fn yaml_endpoint(&self) -> impl Endpoint + use<> {
         let spec = self.clone();
-        make_sync(move |_| {
-            Response::builder()
-                .content_type("application/yaml")
-                .body(spec.yaml())
-        })
+        make_sync(move |request| spec.yaml_form().response(accepted(&request)))
     }
 
     pub(crate) fn docs_endpoint(&self) -> impl Endpoint + use<> {
         let spec = self.clone();
-        make_sync(move |_| {
-            Response::builder()
-                .content_type("text/html; charset=utf-8")
-                .body(spec.docs())
-        })
+        make_sync(move |request| spec.docs_form().response(accepted(&request)))
     }
+}
+
+/// The codings `request` accepts, as the layers read them.
+fn accepted(request: &Request) -> Accepted {
+    request.data::<Accepted>().copied().unwrap_or_default()
 }
 
 /// The name of the security scheme of writes.

@@ -24,7 +24,8 @@ use responses::{
 use wire::{Health, LanguagePage};
 
 use crate::{
-    conditional::{EntityTags, etag},
+    compression::{self, Accepted, Coding},
+    conditional::{self, EntityTags, etag},
     json::{BodyError, Json, JsonBody, MERGE_PATCH},
     language::{Language, LanguageChanges},
     page_token,
@@ -47,6 +48,24 @@ struct Context<'a> {
     routes: &'a RouteTable,
     instance: &'a str,
     refusal: Option<Problem>,
+    /// The coding the response will be compressed with, if it is long enough.
+    coding: Option<Coding>,
+}
+
+impl Context<'_> {
+    /// The ETag a 200 with `language` would carry: its coding's, when the body would be
+    /// compressed. A 304 carries it too, standing for that 200 (RFC 9110 §15.4.5).
+    fn etag_sent(&self, etag: String, language: &Stored) -> String {
+        match self.coding {
+            Some(coding)
+                if serde_json::to_vec(language)
+                    .is_ok_and(|body| body.len() >= compression::MIN_BYTES) =>
+            {
+                conditional::coded(&etag, coding.token())
+            }
+            _ => etag,
+        }
+    }
 }
 
 impl<'a> FromRequest<'a> for Context<'a> {
@@ -57,6 +76,9 @@ impl<'a> FromRequest<'a> for Context<'a> {
             routes: request.data::<Arc<RouteTable>>().ok_or_else(missing)?,
             instance: request.original_uri().path(),
             refusal: request.data::<Refusal>().map(|refusal| refusal.0.clone()),
+            coding: request
+                .data::<Accepted>()
+                .and_then(|accepted| accepted.for_each_request()),
         })
     }
 }
@@ -193,7 +215,9 @@ impl Api {
         }
         let etag = etag(&language);
         Ok(match if_none_match.0 {
-            Some(tags) if tags.matches_weakly(&etag) => GetLanguageResponse::NotModified(etag),
+            Some(tags) if tags.matches_weakly(&etag) => {
+                GetLanguageResponse::NotModified(cx.etag_sent(etag, &language))
+            }
             _ => GetLanguageResponse::Ok(Json(language), etag),
         })
     }

@@ -5,12 +5,43 @@
 //! table, so from the operations' declarations.
 
 use percent_encoding::percent_decode_str;
-use poem::http::Method;
+use poem::{
+    IntoResponse, Request, Response,
+    http::{
+        HeaderValue, Method,
+        header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING},
+    },
+};
 
 use crate::{
     problem::{Problem, ProblemField},
     routes::{Parameter, Route},
 };
+
+/// The 415 for a request whose body has a `Content-Encoding` other than `identity`: the server
+/// reads bodies as they are, and would otherwise read compressed bytes as malformed JSON. Its
+/// `Accept-Encoding` says what the server takes (RFC 9110 §12.5.3).
+pub(super) fn check_content_encoding(request: &Request, path: &str) -> Option<Response> {
+    let headers = request.headers();
+    let has_body = headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|length| length.as_bytes() != b"0");
+    if !has_body {
+        return None;
+    }
+    let coding = headers
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .find(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))?;
+    let mut response = Problem::coded_body(path, coding).into_response();
+    response
+        .headers_mut()
+        .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    Some(response)
+}
 
 /// The 400 for a path parameter of `path` (on `route`) that is not valid percent-encoded UTF-8.
 pub(super) fn check_path(route: &Route, path: &str) -> Option<Problem> {

@@ -23,7 +23,13 @@ use poem::{
 pub(crate) use cors::CorsPolicy;
 pub(crate) use tokens::WriteTokens;
 
-use crate::{api::Refusal, config::Config, problem::Problem, routes::RouteTable};
+use crate::{
+    api::Refusal,
+    compression::{self, Accepted},
+    config::Config,
+    problem::Problem,
+    routes::RouteTable,
+};
 
 /// The routes `E`, wrapped in every cross-cutting concern.
 pub(crate) struct Layers<E> {
@@ -31,6 +37,7 @@ pub(crate) struct Layers<E> {
     routes: Arc<RouteTable>,
     tokens: Option<WriteTokens>,
     cors: Option<CorsPolicy>,
+    compression: bool,
 }
 
 impl<E: Endpoint> Layers<E> {
@@ -41,6 +48,7 @@ impl<E: Endpoint> Layers<E> {
             tokens: (!config.write_tokens.is_empty())
                 .then(|| WriteTokens::new(&config.write_tokens)),
             cors: (!config.cors_origins.is_empty()).then(|| CorsPolicy::new(&config.cors_origins)),
+            compression: config.compression,
         }
     }
 
@@ -76,6 +84,9 @@ impl<E: Endpoint> Layers<E> {
             {
                 return tokens::refusal(path);
             }
+            if let Some(refusal) = checks::check_content_encoding(&request, path) {
+                return refusal;
+            }
             if let Some(problem) = checks::check_path(route, path) {
                 return problem.into_response();
             }
@@ -93,6 +104,10 @@ impl<E: Endpoint> Layers<E> {
                 }
                 request.extensions_mut().insert(Refusal(problem));
             }
+        }
+        // HEAD is answered as GET is, compressed as GET would be; hyper sends no body.
+        if method == Method::HEAD {
+            request.set_method(Method::GET);
         }
         match self.inner.call(request).await {
             Ok(response) => response.into_response(),
@@ -117,17 +132,26 @@ fn with_query(uri: &Uri, query: &str) -> Option<Uri> {
 impl<E: Endpoint> Endpoint for Layers<E> {
     type Output = Response;
 
-    async fn call(&self, request: Request) -> Result<Response> {
+    async fn call(&self, mut request: Request) -> Result<Response> {
         let started = Instant::now();
         let id = request_id::settle(&request);
         let method = request.method().clone();
         let path = request.original_uri().path().to_owned();
+        let accepted = if self.compression {
+            Accepted::parse(request.headers())
+        } else {
+            Accepted::default()
+        };
+        request.extensions_mut().insert(accepted);
         let mut response = AssertUnwindSafe(self.answer(request, &path))
             .catch_unwind()
             .await
             // A bug: the panic message went to the log through the panic hook; the client gets a
             // problem that shows none of it.
             .unwrap_or_else(|_| Problem::internal(&path).into_response());
+        if self.compression {
+            compression::compress(&mut response, accepted.for_each_request()).await;
+        }
         access_log::log(&method, &path, response.status(), started, &id);
         response.headers_mut().insert(request_id::REQUEST_ID, id);
         Ok(response)

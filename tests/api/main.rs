@@ -1,5 +1,6 @@
 //! The black-box suite: real HTTP against a server spawned on port 0, one per test.
 
+mod compression;
 mod conditional;
 mod create;
 mod delete;

@@ -161,6 +161,7 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         (vec!["--public-url", "http://a b"], vec![], "--public-url"),
         (vec!["--public-url", "//host"], vec![], "--public-url"),
         (vec!["--contact-url", "/docs"], vec![], "--contact-url"),
+        (vec!["--compression", "maybe"], vec![], "--compression"),
         (
             vec!["--contact-url", "mailto:a@b.example"],
             vec![],
@@ -252,6 +253,7 @@ fn help_documents_every_setting() {
         ("--public-url", "PROG_LANG_API_PUBLIC_URL"),
         ("--contact-url", "PROG_LANG_API_CONTACT_URL"),
         ("--contact-email", "PROG_LANG_API_CONTACT_EMAIL"),
+        ("--compression", "PROG_LANG_API_COMPRESSION"),
         ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
         ("--idle-timeout", "PROG_LANG_API_IDLE_TIMEOUT"),
         ("--database-url", "PROG_LANG_API_DATABASE_URL"),

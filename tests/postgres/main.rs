@@ -7,6 +7,8 @@
 //! test fails, rather than the suite being skipped (see build.rs).
 #![cfg(postgres_tests)]
 
+#[path = "../api/compression.rs"]
+mod compression;
 #[path = "../api/conditional.rs"]
 mod conditional;
 #[path = "../api/create.rs"]
