@@ -4,6 +4,10 @@
 run *ARGS:
     cargo run --release -- {{ARGS}}
 
+# Serve on 127.0.0.1:5000 with metrics for Prometheus at http://127.0.0.1:9090/metrics
+run-metrics *ARGS:
+    cargo run --release -- --metrics-addr 127.0.0.1:9090 {{ARGS}}
+
 # Run every test (on PostgreSQL too when PROG_LANG_API_TEST_DATABASE_URL is set: see `just test-db`)
 test:
     cargo test

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::{Endpoint, EndpointExt, Request, Route, endpoint::make, get};
 use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService};
 
 use crate::{
     api::{Api, DOCS, FRONT_DOOR},
     config::Config,
+    metrics::Metrics,
     middleware::Layers,
     routes::RouteTable,
     spec::Spec,
@@ -19,9 +20,14 @@ use crate::{
 const SPEC_JSON: &str = "/openapi.json";
 const SPEC_YAML: &str = "/openapi.yaml";
 
-/// The routes the server answers outside the spec: `/` (an operation the spec hides), the
-/// documentation and the spec itself.
-pub(crate) const ROUTES_OUTSIDE_THE_SPEC: [&str; 4] = [FRONT_DOOR, DOCS, SPEC_JSON, SPEC_YAML];
+/// The routes the server answers outside the spec, with their names in metrics: `/` (an
+/// operation the spec hides, the way to the documentation), the documentation and the spec itself.
+pub(crate) const ROUTES_OUTSIDE_THE_SPEC: [(&str, &str); 4] = [
+    (FRONT_DOOR, "docs"),
+    (DOCS, "docs"),
+    (SPEC_JSON, "spec"),
+    (SPEC_YAML, "spec"),
+];
 
 /// What is given to the spec's `servers` when no public URL is configured: the server the spec was
 /// fetched from.
@@ -64,7 +70,11 @@ fn contact(config: &Config, public_url: &str) -> ContactObject {
 }
 
 /// The whole service over `store`, configured by `config`, as the server and the tests run it.
-pub(crate) fn app(store: Store, config: &Config) -> impl Endpoint + 'static {
+pub(crate) fn app(
+    store: Store,
+    config: &Config,
+    metrics: Option<Arc<Metrics>>,
+) -> impl Endpoint + 'static {
     let routes = Arc::new(RouteTable::new(Api::meta(), &ROUTES_OUTSIDE_THE_SPEC));
     let published = config.clone();
     let spec = Spec::new(move || openapi(&published));
@@ -75,5 +85,13 @@ pub(crate) fn app(store: Store, config: &Config) -> impl Endpoint + 'static {
         .at(DOCS, get(spec.docs_endpoint()))
         .data(store)
         .data(Arc::clone(&routes));
-    Layers::new(endpoint, routes, config)
+    Layers::new(endpoint, routes, config, metrics)
+}
+
+/// The metrics listener's service: `GET /metrics`, and nothing else.
+pub(crate) fn metrics(metrics: Arc<Metrics>) -> impl Endpoint + 'static {
+    make(move |request: Request| {
+        let metrics = Arc::clone(&metrics);
+        async move { metrics.answer(&request).await }
+    })
 }

@@ -26,6 +26,11 @@ pub struct Config {
     )]
     pub addr: SocketAddr,
 
+    /// Where to serve GET /metrics for Prometheus, as HOST:PORT: a listener of its own, so that
+    /// metrics are never public where the API is. Off when not given.
+    #[arg(long, env = "PROG_LANG_API_METRICS_ADDR", value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Log line format.
     #[arg(
         long,

@@ -10,6 +10,7 @@
 //! - `routes`: the route table, derived once from the operations' declarations: paths, methods,
 //!   query parameters; `Allow`, the checks, the token guard and `Location` read it.
 //! - `api`: the `#[OpenApi]` operations, one response enum each, and the wire types.
+//! - `metrics`: the Prometheus series and `GET /metrics`.
 //! - `middleware`: one layer around the routes: request id, access log, error boundary, CORS,
 //!   write tokens, request checks, compression.
 //! - `spec`: the published document, with the corrections poem-openapi cannot express.
@@ -25,6 +26,7 @@ mod conditional;
 mod config;
 mod json;
 mod language;
+mod metrics;
 mod middleware;
 mod page_token;
 mod problem;

@@ -25,6 +25,8 @@ pub(crate) struct Route {
     methods: Vec<Method>,
     /// `methods`, as the `Allow` header lists them.
     allow: HeaderValue,
+    /// What a route outside the spec is called in metrics (`docs`, `spec`).
+    name: Option<&'static str>,
 }
 
 enum Segment {
@@ -76,8 +78,8 @@ impl Parameter {
 
 impl RouteTable {
     /// The table of the operations `apis` declare (`<Api as OpenApi>::meta()`), and of `others`,
-    /// paths outside the spec that answer GET (and so HEAD).
-    pub(crate) fn new(apis: Vec<MetaApi>, others: &[&str]) -> Self {
+    /// paths outside the spec that answer GET (and so HEAD), each with its name in metrics.
+    pub(crate) fn new(apis: Vec<MetaApi>, others: &[(&str, &'static str)]) -> Self {
         let mut routes: Vec<Route> = Vec::new();
         let declared = apis.into_iter().flat_map(|api| api.paths);
         for path in declared {
@@ -95,10 +97,10 @@ impl RouteTable {
                         .collect(),
                 })
                 .collect();
-            routes.push(Route::new(path.path, operations));
+            routes.push(Route::new(path.path, operations, None));
         }
-        for other in others {
-            routes.push(Route::new((*other).to_owned(), Vec::new()));
+        for (path, name) in others {
+            routes.push(Route::new((*path).to_owned(), Vec::new(), Some(name)));
         }
         routes.sort_by_key(|route| route.parameters().count());
         Self { routes }
@@ -130,7 +132,7 @@ impl RouteTable {
 }
 
 impl Route {
-    fn new(template: String, operations: Vec<Operation>) -> Self {
+    fn new(template: String, operations: Vec<Operation>, name: Option<&'static str>) -> Self {
         let segments = template
             .trim_start_matches('/')
             .split('/')
@@ -161,6 +163,7 @@ impl Route {
             segments,
             operations,
             methods,
+            name,
         }
     }
 
@@ -209,6 +212,15 @@ impl Route {
             method
         };
         self.operations.iter().find(|op| op.method == method)
+    }
+
+    /// What a request with `method` here is called in metrics: its operationId, or the route's
+    /// name outside the spec; `None` when the path does not answer `method`.
+    pub(crate) fn name(&self, method: &Method) -> Option<&'static str> {
+        match self.operation(method) {
+            Some(operation) => Some(operation.id),
+            None => self.name.filter(|_| self.answers(method)),
+        }
     }
 
     /// Whether the path answers `method` at all, in or outside the spec.

@@ -35,7 +35,12 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
-use crate::{app, config::Config, store::Store};
+use crate::{
+    app,
+    config::Config,
+    metrics::{InFlight, Metrics},
+    store::Store,
+};
 
 /// Serves the API over `store` on `listener` until `shutdown` completes and the drain is over.
 /// Taking the listener and the shutdown signal as parameters lets tests bind port 0 and stop the
@@ -47,7 +52,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let local = listener.local_addr()?;
-    let endpoint = endpoint(store, &config);
+    let (metrics, metrics_listener) = match config.metrics_addr {
+        None => (None, None),
+        Some(addr) => {
+            let bound = TcpListener::bind(addr).await.map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("cannot serve metrics on {addr}: {error}"),
+                )
+            })?;
+            tracing::info!("metrics on http://{}/metrics", bound.local_addr()?);
+            (Some(Metrics::new(store.clone())), Some(bound))
+        }
+    };
+    let endpoint = api_endpoint(store, &config, metrics.clone());
+    let metrics_endpoint = metrics.clone().map(metrics_endpoint);
     let timeouts = Timeouts {
         header_read: config.header_read_timeout(),
         idle: config.idle_timeout(),
@@ -61,26 +80,37 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
                     let _ = stream.set_nodelay(true);
+                    let counted = metrics.as_ref().map(|metrics| metrics.connection_opened());
                     connections.spawn(serve_connection(
                         stream,
-                        local,
-                        remote,
+                        (local, remote),
                         Arc::clone(&endpoint),
                         timeouts,
                         stopped.clone(),
+                        counted,
                     ));
                 }
-                // Out of file descriptors, or a connection reset before it was accepted: wait a
-                // moment rather than spin, and go on serving the others.
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(error) => accept_failed(error).await,
+            },
+            accepted = accept(metrics_listener.as_ref()) => match (accepted, &metrics_endpoint) {
+                (Ok((stream, local, remote)), Some(endpoint)) => {
+                    connections.spawn(serve_connection(
+                        stream,
+                        (local, remote),
+                        Arc::clone(endpoint),
+                        timeouts,
+                        stopped.clone(),
+                        None,
+                    ));
                 }
+                (Err(error), _) => accept_failed(error).await,
+                (Ok(_), None) => {}
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
     drop(listener);
+    drop(metrics_listener);
     let _ = stop.send(true);
     let drained = tokio::time::timeout(config.drain_timeout(), async {
         while connections.join_next().await.is_some() {}
@@ -96,11 +126,38 @@ pub async fn serve(
     Ok(())
 }
 
+/// A connection on `listener`, if there is one; without a listener, never.
+async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr, SocketAddr)> {
+    match listener {
+        Some(listener) => {
+            let (stream, remote) = listener.accept().await?;
+            Ok((stream, listener.local_addr()?, remote))
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Out of file descriptors, or a connection reset before it was accepted: wait a moment rather
+/// than spin, and go on serving the others.
+async fn accept_failed(error: io::Error) {
+    tracing::warn!(%error, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
 /// The whole service, boxed. Not generic, so that it is compiled here once, and not in every crate
 /// that calls the generic `serve`, where the layers' deeply nested future types would need a
 /// higher recursion limit.
-fn endpoint(store: Store, config: &Config) -> Arc<BoxEndpoint<'static, Response>> {
-    Arc::new(app::app(store, config).map_to_response().boxed())
+fn api_endpoint(
+    store: Store,
+    config: &Config,
+    metrics: Option<Arc<Metrics>>,
+) -> Arc<BoxEndpoint<'static, Response>> {
+    Arc::new(app::app(store, config, metrics).map_to_response().boxed())
+}
+
+/// The metrics listener's service, boxed.
+fn metrics_endpoint(metrics: Arc<Metrics>) -> Arc<BoxEndpoint<'static, Response>> {
+    Arc::new(app::metrics(metrics).map_to_response().boxed())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -111,11 +168,12 @@ struct Timeouts {
 
 async fn serve_connection(
     stream: TcpStream,
-    local: SocketAddr,
-    remote: SocketAddr,
+    (local, remote): (SocketAddr, SocketAddr),
     endpoint: Arc<BoxEndpoint<'static, Response>>,
     timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
+    // Counts the connection in the metrics while it is open.
+    _counted: Option<InFlight>,
 ) {
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let endpoint = Arc::clone(&endpoint);

@@ -27,8 +27,9 @@ use crate::{
     api::Refusal,
     compression::{self, Accepted},
     config::Config,
+    metrics::Metrics,
     problem::Problem,
-    routes::RouteTable,
+    routes::{Route, RouteTable},
 };
 
 /// The routes `E`, wrapped in every cross-cutting concern.
@@ -38,10 +39,16 @@ pub(crate) struct Layers<E> {
     tokens: Option<WriteTokens>,
     cors: Option<CorsPolicy>,
     compression: bool,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl<E: Endpoint> Layers<E> {
-    pub(crate) fn new(inner: E, routes: Arc<RouteTable>, config: &Config) -> Self {
+    pub(crate) fn new(
+        inner: E,
+        routes: Arc<RouteTable>,
+        config: &Config,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
         Self {
             inner,
             routes,
@@ -49,12 +56,12 @@ impl<E: Endpoint> Layers<E> {
                 .then(|| WriteTokens::new(&config.write_tokens)),
             cors: (!config.cors_origins.is_empty()).then(|| CorsPolicy::new(&config.cors_origins)),
             compression: config.compression,
+            metrics,
         }
     }
 
     /// The answer to `request`, every error as a problem; CORS on it while CORS is on.
-    async fn answer(&self, request: Request, path: &str) -> Response {
-        let route = self.routes.find(path);
+    async fn answer(&self, request: Request, path: &str, route: Option<&Route>) -> Response {
         let Some(cors) = &self.cors else {
             return self.guarded(request, path, route).await;
         };
@@ -70,12 +77,7 @@ impl<E: Endpoint> Layers<E> {
     }
 
     /// The answer of the routes, unless the write-token guard or the request checks refuse first.
-    async fn guarded(
-        &self,
-        mut request: Request,
-        path: &str,
-        route: Option<&crate::routes::Route>,
-    ) -> Response {
+    async fn guarded(&self, mut request: Request, path: &str, route: Option<&Route>) -> Response {
         let method = request.method().clone();
         if let Some(route) = route.filter(|route| route.answers(&method)) {
             if let Some(tokens) = &self.tokens
@@ -143,7 +145,12 @@ impl<E: Endpoint> Endpoint for Layers<E> {
             Accepted::default()
         };
         request.extensions_mut().insert(accepted);
-        let mut response = AssertUnwindSafe(self.answer(request, &path))
+        let route = self.routes.find(&path);
+        let in_flight = self
+            .metrics
+            .as_ref()
+            .map(|metrics| metrics.request_started());
+        let mut response = AssertUnwindSafe(self.answer(request, &path, route))
             .catch_unwind()
             .await
             // A bug: the panic message went to the log through the panic hook; the client gets a
@@ -153,6 +160,16 @@ impl<E: Endpoint> Endpoint for Layers<E> {
             compression::compress(&mut response, accepted.for_each_request()).await;
         }
         access_log::log(&method, &path, response.status(), started, &id);
+        if let Some(metrics) = &self.metrics {
+            let operation = route.and_then(|route| route.name(&method));
+            metrics.observe(
+                operation,
+                &method,
+                response.status().as_u16(),
+                started.elapsed(),
+            );
+        }
+        drop(in_flight);
         response.headers_mut().insert(request_id::REQUEST_ID, id);
         Ok(response)
     }

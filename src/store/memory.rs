@@ -93,6 +93,10 @@ impl MemoryStore {
         Page { languages, next }
     }
 
+    pub(crate) fn count(&self) -> u64 {
+        self.read().by_position.len() as u64
+    }
+
     pub(crate) fn get(&self, name: &str) -> Result<Stored, StoreError> {
         self.read().find(name).cloned()
     }

@@ -110,6 +110,22 @@ impl Store {
         }
     }
 
+    /// How many languages the store holds: one read, whatever the number.
+    pub(crate) async fn count(&self) -> Result<u64, StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => Ok(store.count()),
+            Backend::Postgres(store) => Box::pin(store.count()).await,
+        }
+    }
+
+    /// The database's connections and errors so far (PostgreSQL only).
+    pub(crate) fn database(&self) -> Option<DatabaseStatus> {
+        match &*self.0 {
+            Backend::Memory(_) => None,
+            Backend::Postgres(store) => Some(store.status()),
+        }
+    }
+
     /// The secret that page tokens are signed with, the same for every server sharing this store.
     pub(crate) fn page_token_key(&self) -> &[u8] {
         match &*self.0 {
@@ -117,6 +133,18 @@ impl Store {
             Backend::Postgres(store) => store.page_token_key(),
         }
     }
+}
+
+/// The state of a PostgreSQL store's connections, and how many of its operations have failed
+/// since it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DatabaseStatus {
+    pub(crate) in_use: usize,
+    pub(crate) idle: usize,
+    /// Operations waiting for a connection.
+    pub(crate) waiting: usize,
+    /// Operations that failed: the database out of reach, an error, or out of time.
+    pub(crate) errors: u64,
 }
 
 /// What went wrong, as a fact about the data; the API decides what status it is.

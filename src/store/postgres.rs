@@ -15,13 +15,17 @@
 //! request to any server sees. Every operation is bounded in time; a database that does not answer
 //! is `StoreError::Unavailable`, which the API answers with 503.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    str::FromStr,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use deadpool_postgres::Transaction;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
-use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
+use super::{Cursor, DatabaseStatus, Page, Precondition, StoreError, Stored, YearFilter};
 use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, is_valid_name, seed};
 
 /// The longest an operation may take, the wait for a connection included, before it is
@@ -51,6 +55,8 @@ pub(crate) struct PostgresStore {
     pool: Pool,
     page_token_key: Vec<u8>,
     capacity: i64,
+    /// Operations that failed since the start.
+    errors: AtomicU64,
 }
 
 /// Why a PostgreSQL store could not start. Its text never holds the URL's password.
@@ -136,6 +142,7 @@ impl PostgresStore {
             pool,
             page_token_key,
             capacity: i64::try_from(capacity).unwrap_or(i64::MAX),
+            errors: AtomicU64::new(0),
         })
     }
 
@@ -322,6 +329,28 @@ impl PostgresStore {
         .await?
     }
 
+    pub(crate) async fn count(&self) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .run(async |client| {
+                let row = client
+                    .query_one("SELECT language_count FROM store_state", &[])
+                    .await?;
+                Ok(row.get(0))
+            })
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    pub(crate) fn status(&self) -> DatabaseStatus {
+        let pool = self.pool.status();
+        DatabaseStatus {
+            in_use: pool.size.saturating_sub(pool.available),
+            idle: pool.available,
+            waiting: pool.waiting,
+            errors: self.errors.load(Ordering::Relaxed),
+        }
+    }
+
     pub(crate) async fn health(&self) -> Result<(), StoreError> {
         self.run(async |client| client.simple_query("SELECT 1").await.map(drop))
             .await
@@ -336,15 +365,19 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         // One deadline for the wait and the work together.
         let deadline = tokio::time::Instant::now() + OPERATION_TIMEOUT;
+        let failed = || {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            Err(StoreError::Unavailable)
+        };
         let mut client = match tokio::time::timeout_at(deadline, self.pool.get()).await {
             Ok(Ok(client)) => client,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "the database cannot be reached");
-                return Err(StoreError::Unavailable);
+                return failed();
             }
             Err(_) => {
                 tracing::warn!("no database connection within the timeout");
-                return Err(StoreError::Unavailable);
+                return failed();
             }
         };
         match tokio::time::timeout_at(deadline, operation(&mut client)).await {
@@ -352,12 +385,12 @@ impl PostgresStore {
             Ok(Err(error)) => {
                 tracing::warn!(%error, "a database operation failed");
                 drop(Object::take(client));
-                Err(StoreError::Unavailable)
+                failed()
             }
             Err(_) => {
                 tracing::warn!("a database operation ran out of time");
                 drop(Object::take(client));
-                Err(StoreError::Unavailable)
+                failed()
             }
         }
     }

@@ -9,6 +9,7 @@ mod errors;
 mod get;
 mod helpers;
 mod list;
+mod metrics;
 mod patch;
 mod process;
 mod spec;

@@ -163,6 +163,11 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         (vec!["--contact-url", "/docs"], vec![], "--contact-url"),
         (vec!["--compression", "maybe"], vec![], "--compression"),
         (
+            vec!["--metrics-addr", "localhost"],
+            vec![],
+            "--metrics-addr",
+        ),
+        (
             vec!["--contact-url", "mailto:a@b.example"],
             vec![],
             "--contact-url",
@@ -254,6 +259,7 @@ fn help_documents_every_setting() {
         ("--contact-url", "PROG_LANG_API_CONTACT_URL"),
         ("--contact-email", "PROG_LANG_API_CONTACT_EMAIL"),
         ("--compression", "PROG_LANG_API_COMPRESSION"),
+        ("--metrics-addr", "PROG_LANG_API_METRICS_ADDR"),
         ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
         ("--idle-timeout", "PROG_LANG_API_IDLE_TIMEOUT"),
         ("--database-url", "PROG_LANG_API_DATABASE_URL"),

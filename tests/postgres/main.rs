@@ -25,6 +25,8 @@ mod get;
 mod helpers;
 #[path = "../api/list.rs"]
 mod list;
+#[path = "../api/metrics.rs"]
+mod metrics;
 #[path = "../api/patch.rs"]
 mod patch;
 mod servers;
