@@ -1,208 +1,19 @@
-//! serve(listener, store, config, shutdown): HTTP/1.1 on an already bound listener, with the
-//! connection timeouts that keep slow or idle clients from starving others, until `shutdown`
-//! completes; then new connections are refused, idle ones closed, and requests in flight get up to
-//! the drain timeout to finish.
-//!
-//! poem's own server has no header-read timeout, so connections are served here with hyper
-//! directly, and each request handed to the poem endpoint that `app::app` builds.
+//! A connection's stream that enforces the header-read and idle timeouts, following the
+//! connection's phases from the bytes that cross it.
 
 use std::{
-    convert::Infallible,
     future::Future,
     io,
-    net::SocketAddr,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll, Waker},
-    time::Duration,
 };
 
-use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use hyper::{body::Incoming, server::conn::http1, service::service_fn};
-use hyper_util::rt::TokioIo;
-use poem::{
-    Addr, Endpoint, EndpointExt, Response,
-    endpoint::BoxEndpoint,
-    http::uri::Scheme,
-    web::{LocalAddr, RemoteAddr},
-};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpStream},
-    sync::watch,
-    task::JoinSet,
     time::{Instant, Sleep},
 };
 
-use crate::{
-    app,
-    config::Config,
-    metrics::{InFlight, Metrics},
-    store::Store,
-};
-
-/// Serves the API over `store` on `listener` until `shutdown` completes and the drain is over.
-/// Taking the listener and the shutdown signal as parameters lets tests bind port 0 and stop the
-/// server themselves, through the same code path as `main`.
-pub async fn serve(
-    listener: TcpListener,
-    store: Store,
-    config: Config,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let local = listener.local_addr()?;
-    let (metrics, metrics_listener) = match config.metrics_addr {
-        None => (None, None),
-        Some(addr) => {
-            let bound = TcpListener::bind(addr).await.map_err(|error| {
-                io::Error::new(
-                    error.kind(),
-                    format!("cannot serve metrics on {addr}: {error}"),
-                )
-            })?;
-            tracing::info!("metrics on http://{}/metrics", bound.local_addr()?);
-            (Some(Metrics::new(store.clone())), Some(bound))
-        }
-    };
-    let endpoint = api_endpoint(store, &config, metrics.clone());
-    let metrics_endpoint = metrics.clone().map(metrics_endpoint);
-    let timeouts = Timeouts {
-        header_read: config.header_read_timeout(),
-        idle: config.idle_timeout(),
-    };
-    let (stop, stopped) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    let _ = stream.set_nodelay(true);
-                    let counted = metrics.as_ref().map(|metrics| metrics.connection_opened());
-                    connections.spawn(serve_connection(
-                        stream,
-                        (local, remote),
-                        Arc::clone(&endpoint),
-                        timeouts,
-                        stopped.clone(),
-                        counted,
-                    ));
-                }
-                Err(error) => accept_failed(error).await,
-            },
-            accepted = accept(metrics_listener.as_ref()) => match (accepted, &metrics_endpoint) {
-                (Ok((stream, local, remote)), Some(endpoint)) => {
-                    connections.spawn(serve_connection(
-                        stream,
-                        (local, remote),
-                        Arc::clone(endpoint),
-                        timeouts,
-                        stopped.clone(),
-                        None,
-                    ));
-                }
-                (Err(error), _) => accept_failed(error).await,
-                (Ok(_), None) => {}
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    drop(metrics_listener);
-    let _ = stop.send(true);
-    let drained = tokio::time::timeout(config.drain_timeout(), async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            connections = connections.len(),
-            "drain timeout: closing the connections still in use"
-        );
-        connections.shutdown().await;
-    }
-    Ok(())
-}
-
-/// A connection on `listener`, if there is one; without a listener, never.
-async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr, SocketAddr)> {
-    match listener {
-        Some(listener) => {
-            let (stream, remote) = listener.accept().await?;
-            Ok((stream, listener.local_addr()?, remote))
-        }
-        None => std::future::pending().await,
-    }
-}
-
-/// Out of file descriptors, or a connection reset before it was accepted: wait a moment rather
-/// than spin, and go on serving the others.
-async fn accept_failed(error: io::Error) {
-    tracing::warn!(%error, "accept failed");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-}
-
-/// The whole service, boxed. Not generic, so that it is compiled here once, and not in every crate
-/// that calls the generic `serve`, where the layers' deeply nested future types would need a
-/// higher recursion limit.
-fn api_endpoint(
-    store: Store,
-    config: &Config,
-    metrics: Option<Arc<Metrics>>,
-) -> Arc<BoxEndpoint<'static, Response>> {
-    Arc::new(app::app(store, config, metrics).map_to_response().boxed())
-}
-
-/// The metrics listener's service, boxed.
-fn metrics_endpoint(metrics: Arc<Metrics>) -> Arc<BoxEndpoint<'static, Response>> {
-    Arc::new(app::metrics(metrics).map_to_response().boxed())
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Timeouts {
-    header_read: Duration,
-    idle: Duration,
-}
-
-async fn serve_connection(
-    stream: TcpStream,
-    (local, remote): (SocketAddr, SocketAddr),
-    endpoint: Arc<BoxEndpoint<'static, Response>>,
-    timeouts: Timeouts,
-    mut stop: watch::Receiver<bool>,
-    // Counts the connection in the metrics while it is open.
-    _counted: Option<InFlight>,
-) {
-    let service = service_fn(move |request: hyper::Request<Incoming>| {
-        let endpoint = Arc::clone(&endpoint);
-        async move {
-            let request = (
-                request,
-                LocalAddr(Addr::SocketAddr(local)),
-                RemoteAddr(Addr::SocketAddr(remote)),
-                Scheme::HTTP,
-            )
-                .into();
-            let response: hyper::Response<BoxBody<Bytes, io::Error>> =
-                endpoint.get_response(request).await.into();
-            Ok::<_, Infallible>(response)
-        }
-    });
-    let connection = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(TimedStream::new(stream, timeouts)), service);
-    tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        _ = async { stop.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
-            // Finishes the request under way, if any, then closes; an idle connection closes now.
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
-}
+use super::Timeouts;
 
 /// A connection's stream that enforces the header-read and idle timeouts.
 ///
@@ -213,7 +24,7 @@ async fn serve_connection(
 /// past the deadline of its phase fails with `TimedOut`, and hyper closes the connection.
 ///
 /// Generic over the stream, so that its phases are tested on paused time over an in-memory pipe.
-struct TimedStream<S> {
+pub(super) struct TimedStream<S> {
     inner: S,
     timeouts: Timeouts,
     phase: Phase,
@@ -238,7 +49,7 @@ enum Phase {
 }
 
 impl<S> TimedStream<S> {
-    fn new(inner: S, timeouts: Timeouts) -> Self {
+    pub(super) fn new(inner: S, timeouts: Timeouts) -> Self {
         Self {
             inner,
             timeouts,
@@ -390,8 +201,11 @@ mod tests {
     //! A connection's phases on paused time, over an in-memory pipe: each deadline is checked to
     //! the millisecond, before and at it, and the suite waits for none of them.
 
+    use std::time::Duration;
+
     use tokio::{
         io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex},
+        net::{TcpListener, TcpStream},
         time::advance,
     };
 
