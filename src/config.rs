@@ -125,6 +125,18 @@ pub struct Config {
     )]
     pub compression: bool,
 
+    /// Client connections open at most. At the cap, idle keep-alive connections are closed to
+    /// make room (the longest idle first), and new ones wait while every connection is busy.
+    /// Lowered at start to fit the open-file limit, which is raised to its hard limit.
+    #[arg(
+        long,
+        env = "PROG_LANG_API_MAX_CONNECTIONS",
+        default_value = "10000",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_connections: u64,
+
     /// Keep languages in the PostgreSQL database at this URL,
     /// postgres://USER:PASSWORD@HOST:PORT/DATABASE, instead of in memory; several servers may share
     /// one database. The server creates and upgrades its tables.

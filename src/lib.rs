@@ -15,7 +15,7 @@
 //!   write tokens, request checks, compression.
 //! - `spec`: the published document, with the corrections poem-openapi cannot express.
 //! - `app`: the only module that wires everything together.
-//! - `config`: every setting; `server`: connections, timeouts, graceful drain.
+//! - `config`: every setting; `server`: connections, their timeouts and cap, graceful drain.
 //!
 //! `main.rs` only parses `Config`, starts logging, binds and calls `serve`.
 

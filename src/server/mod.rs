@@ -1,11 +1,13 @@
 //! serve(listener, store, config, shutdown): HTTP/1.1 on an already bound listener, with the
-//! connection timeouts that keep slow or idle clients from starving others, until `shutdown`
-//! completes; then new connections are refused, idle ones closed, and requests in flight get up to
-//! the drain timeout to finish.
+//! connection timeouts (`timed`) and the cap on connections (`limit`) that keep slow, idle or
+//! too many clients from starving others, and the metrics listener when configured, until
+//! `shutdown` completes; then new connections are refused, idle ones closed, and requests in
+//! flight get up to the drain timeout to finish.
 //!
 //! poem's own server has no header-read timeout, so connections are served here with hyper
 //! directly, and each request handed to the poem endpoint that `app::app` builds.
 
+mod limit;
 mod timed;
 
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
@@ -26,6 +28,7 @@ use tokio::{
     task::JoinSet,
 };
 
+use limit::{Activity, Connections, EveryMinute, Slot};
 use timed::TimedStream;
 
 use crate::{
@@ -64,26 +67,48 @@ pub async fn serve(
         header_read: config.header_read_timeout(),
         idle: config.idle_timeout(),
     };
+    let pool_size = config
+        .database_url
+        .as_ref()
+        .map_or(0, |_| config.database_pool_size);
+    let cap = limit::fit_cap(config.max_connections, pool_size);
+    let limit = Connections::new(usize::try_from(cap).unwrap_or(usize::MAX));
+    let accept_errors = EveryMinute::default();
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
+    // A connection accepted at the cap, waiting for a slot.
+    let mut waiting: Option<(TcpStream, SocketAddr)> = None;
     tokio::pin!(shutdown);
     loop {
+        let api = |(stream, remote): (TcpStream, SocketAddr), slot: Slot| {
+            let _ = stream.set_nodelay(true);
+            serve_connection(
+                stream,
+                (local, remote),
+                Arc::clone(&endpoint),
+                timeouts,
+                stopped.clone(),
+                Held {
+                    slot: Some(slot),
+                    _counted: metrics.as_ref().map(|metrics| metrics.connection_opened()),
+                },
+            )
+        };
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    let _ = stream.set_nodelay(true);
-                    let counted = metrics.as_ref().map(|metrics| metrics.connection_opened());
-                    connections.spawn(serve_connection(
-                        stream,
-                        (local, remote),
-                        Arc::clone(&endpoint),
-                        timeouts,
-                        stopped.clone(),
-                        counted,
-                    ));
+            accepted = listener.accept(), if waiting.is_none() => match accepted {
+                Ok(accepted) => match limit.try_slot() {
+                    Some(slot) => {
+                        connections.spawn(api(accepted, slot));
+                    }
+                    None => waiting = Some(accepted),
+                },
+                Err(error) => accept_failed(&accept_errors, error).await,
+            },
+            slot = limit.slot(), if waiting.is_some() => {
+                if let Some(accepted) = waiting.take() {
+                    connections.spawn(api(accepted, slot));
                 }
-                Err(error) => accept_failed(error).await,
             },
             accepted = accept(metrics_listener.as_ref()) => match (accepted, &metrics_endpoint) {
                 (Ok((stream, local, remote)), Some(endpoint)) => {
@@ -93,10 +118,10 @@ pub async fn serve(
                         Arc::clone(endpoint),
                         timeouts,
                         stopped.clone(),
-                        None,
+                        Held { slot: None, _counted: None },
                     ));
                 }
-                (Err(error), _) => accept_failed(error).await,
+                (Err(error), _) => accept_failed(&accept_errors, error).await,
                 (Ok(_), None) => {}
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -131,10 +156,19 @@ async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, Socket
 }
 
 /// Out of file descriptors, or a connection reset before it was accepted: wait a moment rather
-/// than spin, and go on serving the others.
-async fn accept_failed(error: io::Error) {
-    tracing::warn!(%error, "accept failed");
+/// than spin, and go on serving the others; say so at most once a minute.
+async fn accept_failed(warnings: &EveryMinute, error: io::Error) {
+    if warnings.ready() {
+        tracing::warn!(%error, "accept failed (at most one such warning a minute)");
+    }
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// What a connection holds while it is open: its slot under the cap (client connections only),
+/// and its count in the metrics.
+struct Held {
+    slot: Option<Slot>,
+    _counted: Option<InFlight>,
 }
 
 /// The whole service, boxed. Not generic, so that it is compiled here once, and not in every crate
@@ -165,9 +199,12 @@ async fn serve_connection(
     endpoint: Arc<BoxEndpoint<'static, Response>>,
     timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
-    // Counts the connection in the metrics while it is open.
-    _counted: Option<InFlight>,
+    held: Held,
 ) {
+    let activity = held
+        .slot
+        .as_ref()
+        .map_or_else(Activity::unwatched, |slot| Arc::clone(&slot.activity));
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let endpoint = Arc::clone(&endpoint);
         async move {
@@ -183,16 +220,28 @@ async fn serve_connection(
             Ok::<_, Infallible>(response)
         }
     });
-    let connection = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(TimedStream::new(stream, timeouts)), service);
+    let connection = http1::Builder::new().keep_alive(true).serve_connection(
+        TokioIo::new(TimedStream::watched(
+            stream,
+            timeouts,
+            Arc::clone(&activity),
+        )),
+        service,
+    );
     tokio::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}
-        _ = async { stop.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
-            // Finishes the request under way, if any, then closes; an idle connection closes now.
+        // The server stops, or the cap needs room: the request under way, if any, is finished,
+        // then the connection closes; an idle one closes now.
+        () = async {
+            tokio::select! {
+                _ = stop.wait_for(|stopping| *stopping) => {}
+                () = activity.closing() => {}
+            }
+        } => {
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         }
     }
+    drop(held);
 }

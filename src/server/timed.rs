@@ -5,6 +5,7 @@ use std::{
     future::Future,
     io,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll, Waker},
 };
 
@@ -13,7 +14,7 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
-use super::Timeouts;
+use super::{Timeouts, limit::Activity};
 
 /// A connection's stream that enforces the header-read and idle timeouts.
 ///
@@ -39,6 +40,8 @@ pub(super) struct TimedStream<S> {
     /// when the response is out and the idle deadline starts, that read must be polled again for
     /// the deadline to be watched.
     reader: Option<Waker>,
+    /// Told when a request begins and when the connection falls idle, for the connection cap.
+    activity: Arc<Activity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +52,15 @@ enum Phase {
 }
 
 impl<S> TimedStream<S> {
-    pub(super) fn new(inner: S, timeouts: Timeouts) -> Self {
+    #[cfg(test)]
+    fn new(inner: S, timeouts: Timeouts) -> Self {
+        Self::watched(inner, timeouts, Activity::unwatched())
+    }
+
+    /// `inner`, its timeouts enforced, its activity told to `activity`.
+    pub(super) fn watched(inner: S, timeouts: Timeouts, activity: Arc<Activity>) -> Self {
         Self {
+            activity,
             inner,
             timeouts,
             phase: Phase::Head,
@@ -69,6 +79,9 @@ impl<S> TimedStream<S> {
             Phase::Serving => return,
         };
         self.deadline.as_mut().reset(Instant::now() + timeout);
+        if phase == Phase::Idle {
+            self.activity.idle();
+        }
         self.head_begun = false;
         self.line_empty = false;
         if let Some(reader) = self.reader.take() {
@@ -114,6 +127,9 @@ impl<S> TimedStream<S> {
                 b'\n' => self.line_empty = true,
                 b'\r' => {}
                 _ => {
+                    if !self.head_begun {
+                        self.activity.busy();
+                    }
                     self.head_begun = true;
                     self.line_empty = false;
                 }

@@ -2,6 +2,7 @@
 
 mod compression;
 mod conditional;
+mod connections;
 mod create;
 mod delete;
 mod deploy;

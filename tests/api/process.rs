@@ -23,7 +23,12 @@ pub struct Process {
 }
 
 pub fn start(args: &[&str], env: &[(&str, &str)]) -> Process {
-    let mut child = server_command(args, env)
+    start_command(server_command(args, env))
+}
+
+/// The server, started by `command`, which runs the binary.
+fn start_command(mut command: Command) -> Process {
+    let mut child = command
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the server");
@@ -260,6 +265,7 @@ fn help_documents_every_setting() {
         ("--contact-email", "PROG_LANG_API_CONTACT_EMAIL"),
         ("--compression", "PROG_LANG_API_COMPRESSION"),
         ("--metrics-addr", "PROG_LANG_API_METRICS_ADDR"),
+        ("--max-connections", "PROG_LANG_API_MAX_CONNECTIONS"),
         ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
         ("--idle-timeout", "PROG_LANG_API_IDLE_TIMEOUT"),
         ("--database-url", "PROG_LANG_API_DATABASE_URL"),
@@ -387,4 +393,90 @@ async fn shutdown_finishes_a_request_in_flight_and_does_not_wait_for_idle_connec
     );
     let status = server.wait();
     assert_eq!(status.code(), Some(0));
+}
+
+/// `command`, run by a shell that first sets the open-file limit with `ulimit` and `limit`
+/// (`-Sn 256`: the soft limit only; `-n 512`: both).
+fn with_open_file_limit(command: &Command, limit: &str) -> Command {
+    let mut wrapped = Command::new("sh");
+    wrapped
+        .arg("-c")
+        .arg(format!("ulimit {limit} && exec \"$@\""))
+        .arg("sh")
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    wrapped
+}
+
+/// The soft and hard open-file limits of process `pid`.
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("Max open files");
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    let soft = fields.next().expect("soft").to_owned();
+    let hard = fields.next().expect("hard").to_owned();
+    (soft, hard)
+}
+
+#[tokio::test]
+async fn the_open_file_limit_is_raised_and_the_connection_cap_fits_in_it() {
+    let plain = server_command(&["--addr", "127.0.0.1:0"], &[]);
+    let mut server = start_command(with_open_file_limit(&plain, "-Sn 256"));
+    assert_eq!(health(&server.address).await, reqwest::StatusCode::OK);
+    let (soft, hard) = open_file_limits(server.child.id());
+    assert_eq!(soft, hard, "the soft limit is raised to the hard one");
+    assert_ne!(soft, "256");
+    assert!(
+        !server.log().iter().any(|line| line.contains("lowered")),
+        "10,000 connections fit"
+    );
+
+    let mut small = start_command(with_open_file_limit(&plain, "-n 512"));
+    assert_eq!(health(&small.address).await, reqwest::StatusCode::OK);
+    let log = small.log();
+    let lowered = log
+        .iter()
+        .find(|line| line.contains("--max-connections lowered"))
+        .unwrap_or_else(|| panic!("a warning: {log:?}"));
+    assert!(lowered.contains("cap=448"), "{lowered}");
+}
+
+#[tokio::test]
+async fn metrics_are_announced_and_served_on_their_own_listener() {
+    let mut server = start(
+        &["--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"],
+        &[],
+    );
+    assert_eq!(health(&server.address).await, reqwest::StatusCode::OK);
+    let log = server.log();
+    let metrics = log
+        .iter()
+        .find_map(|line| line.split("metrics on ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("announced: {log:?}"))
+        .to_owned();
+    let scrape = reqwest::get(&metrics).await.expect("scrape");
+    assert_eq!(scrape.status(), reqwest::StatusCode::OK);
+    let text = scrape.text().await.expect("text");
+    assert!(
+        text.contains(
+            r#"http_server_requests_total{operation="health",method="GET",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    let on_the_api = reqwest::get(format!("{}/metrics", server.address))
+        .await
+        .expect("GET");
+    assert_eq!(on_the_api.status(), reqwest::StatusCode::NOT_FOUND);
 }

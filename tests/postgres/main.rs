@@ -11,6 +11,8 @@
 mod compression;
 #[path = "../api/conditional.rs"]
 mod conditional;
+#[path = "../api/connections.rs"]
+mod connections;
 #[path = "../api/create.rs"]
 mod create;
 #[path = "../api/delete.rs"]
