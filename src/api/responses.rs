@@ -74,7 +74,7 @@ pub(crate) enum CreateLanguageResponse {
     /// The body is over 16 KiB.
     #[oai(status = 413)]
     PayloadTooLarge(ProblemJson),
-    /// The body is not declared as JSON.
+    /// The body is not declared as JSON, or comes compressed (a `Content-Encoding`).
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemJson),
     /// The store holds `--max-languages` languages: nothing was created.
@@ -106,7 +106,7 @@ pub(crate) enum UpdateLanguageResponse {
     /// The body is over 16 KiB.
     #[oai(status = 413)]
     PayloadTooLarge(ProblemJson),
-    /// The body is not declared as JSON.
+    /// The body is not declared as JSON, or comes compressed (a `Content-Encoding`).
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemJson),
 }
