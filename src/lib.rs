@@ -15,7 +15,8 @@
 //!   write tokens, request checks, compression.
 //! - `spec`: the published document, with the corrections poem-openapi cannot express.
 //! - `app`: the only module that wires everything together.
-//! - `config`: every setting; `server`: connections, their timeouts and cap, graceful drain.
+//! - `config`: every setting; `server`: connections, their timeouts and cap, graceful drain;
+//!   `logging`: log lines written off the request's path.
 //!
 //! `main.rs` only parses `Config`, starts logging, binds and calls `serve`.
 
@@ -26,6 +27,7 @@ mod conditional;
 mod config;
 mod json;
 mod language;
+mod logging;
 mod metrics;
 mod middleware;
 mod page_token;
@@ -37,5 +39,6 @@ mod store;
 
 pub use config::{Config, LogFormat};
 pub use language::{Language, LanguageChanges, Name};
+pub use logging::{LogGuard, start_logging};
 pub use server::serve;
 pub use store::{Cursor, Page, Precondition, StartError, Store, StoreError, Stored, YearFilter};

@@ -1,10 +1,9 @@
 //! The prog-lang-api binary: configuration, logging, the listener, and the signals that stop it.
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::process::ExitCode;
 
-use prog_lang_api::{Config, LogFormat, Store, serve};
+use prog_lang_api::{Config, Store, serve, start_logging};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,13 +18,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(code).unwrap_or(2));
         }
     };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr);
-    match config.log_format {
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => logs.json().with_ansi(false).init(),
-    }
+    // Dropped last, on every way out of `main`: every line logged is written before exit.
+    let _logs = start_logging(config.log_format);
 
     let shutdown = match shutdown_signal() {
         Ok(shutdown) => shutdown,

@@ -358,6 +358,13 @@ impl Collector for ProcessCollector {
                 open.metric_type(),
             )?)?;
         }
+        let dropped = ConstCounter::new(crate::logging::dropped_lines());
+        dropped.encode(encoder.encode_descriptor(
+            "prog_lang_api_log_lines_dropped",
+            "Log lines dropped because standard error did not keep up.",
+            None,
+            dropped.metric_type(),
+        )?)?;
         if let Some(start_time) = self.start_time {
             let start = ConstGauge::new(start_time);
             start.encode(encoder.encode_descriptor(

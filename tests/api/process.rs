@@ -480,3 +480,29 @@ async fn metrics_are_announced_and_served_on_their_own_listener() {
         .expect("GET");
     assert_eq!(on_the_api.status(), reqwest::StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_access_log_line_is_written_before_the_server_exits() {
+    let mut server = start(&["--addr", "127.0.0.1:0", "--log-format", "json"], &[]);
+    let client = reqwest::Client::new();
+    for i in 0..300 {
+        let response = client
+            .get(format!(
+                "{}/programming_languages/Missing{i}",
+                server.address
+            ))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND);
+    }
+    // At once: the lines still queued for the writer thread must come out all the same.
+    server.signal("TERM");
+    assert_eq!(server.wait().code(), Some(0));
+    let logged = server
+        .log()
+        .iter()
+        .filter(|line| line.contains(r#""path":"/programming_languages/Missing"#))
+        .count();
+    assert_eq!(logged, 300);
+}
