@@ -88,6 +88,18 @@ pub(crate) fn app(
     Layers::new(endpoint, routes, config, metrics)
 }
 
+/// The operations alone over `store`, mounted on poem as poem-openapi's examples mount them, with
+/// none of the layers and none of the routes outside the spec: the load benchmark's baseline
+/// (`benches/plain_poem.rs`), which so moves when the operations do.
+#[doc(hidden)]
+pub fn bare_operations(store: Store) -> impl Endpoint + 'static {
+    let routes = Arc::new(RouteTable::new(Api::meta(), &ROUTES_OUTSIDE_THE_SPEC));
+    Route::new()
+        .nest("/", openapi(&Config::defaults()))
+        .data(store)
+        .data(routes)
+}
+
 /// The metrics listener's service: `GET /metrics`, and nothing else.
 pub(crate) fn metrics(metrics: Arc<Metrics>) -> impl Endpoint + 'static {
     make(move |request: Request| {

@@ -37,6 +37,8 @@ mod server;
 mod spec;
 mod store;
 
+#[doc(hidden)]
+pub use app::bare_operations;
 pub use config::{Config, LogFormat};
 pub use language::{Language, LanguageChanges, Name};
 pub use logging::{LogGuard, start_logging};
