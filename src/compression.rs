@@ -174,13 +174,19 @@ fn is_compressible(content_type: Option<&HeaderValue>) -> bool {
     let Some(Ok(content_type)) = content_type.map(HeaderValue::to_str) else {
         return false;
     };
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    let essence = essence.to_ascii_lowercase();
-    essence.starts_with("text/")
-        || essence == "application/json"
-        || essence.ends_with("+json")
-        || essence == "application/yaml"
-        || essence == "application/javascript"
+    let essence = content_type.split(';').next().unwrap_or("").trim().as_bytes();
+    let is = |name: &str| essence.eq_ignore_ascii_case(name.as_bytes());
+    let ends_with = |suffix: &str| {
+        essence.len() >= suffix.len()
+            && essence[essence.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    essence
+        .get(..5)
+        .is_some_and(|start| start.eq_ignore_ascii_case(b"text/"))
+        || is("application/json")
+        || ends_with("+json")
+        || is("application/yaml")
+        || is("application/javascript")
 }
 
 /// Adds `Accept-Encoding` to `headers`' `Vary`, unless it is there already.

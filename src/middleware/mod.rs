@@ -138,28 +138,33 @@ impl<E: Endpoint> Endpoint for Layers<E> {
         let started = Instant::now();
         let id = request_id::settle(&request);
         let method = request.method().clone();
-        let path = request.original_uri().path().to_owned();
+        // A clone of the URI shares its bytes: the path without an allocation.
+        let uri = request.original_uri().clone();
+        let path = uri.path();
         let accepted = if self.compression {
             Accepted::parse(request.headers())
         } else {
             Accepted::default()
         };
-        request.extensions_mut().insert(accepted);
-        let route = self.routes.find(&path);
+        // Absent is read as the default: most requests (no Accept-Encoding) allocate nothing here.
+        if accepted != Accepted::default() {
+            request.extensions_mut().insert(accepted);
+        }
+        let route = self.routes.find(path);
         let in_flight = self
             .metrics
             .as_ref()
             .map(|metrics| metrics.request_started());
-        let mut response = AssertUnwindSafe(self.answer(request, &path, route))
+        let mut response = AssertUnwindSafe(self.answer(request, path, route))
             .catch_unwind()
             .await
             // A bug: the panic message went to the log through the panic hook; the client gets a
             // problem that shows none of it.
-            .unwrap_or_else(|_| Problem::internal(&path).into_response());
+            .unwrap_or_else(|_| Problem::internal(path).into_response());
         if self.compression {
             compression::compress(&mut response, accepted.for_each_request()).await;
         }
-        access_log::log(&method, &path, response.status(), started, &id);
+        access_log::log(&method, path, response.status(), started, &id);
         if let Some(metrics) = &self.metrics {
             let operation = route.and_then(|route| route.name(&method));
             metrics.observe(
