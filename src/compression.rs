@@ -174,7 +174,12 @@ fn is_compressible(content_type: Option<&HeaderValue>) -> bool {
     let Some(Ok(content_type)) = content_type.map(HeaderValue::to_str) else {
         return false;
     };
-    let essence = content_type.split(';').next().unwrap_or("").trim().as_bytes();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .as_bytes();
     let is = |name: &str| essence.eq_ignore_ascii_case(name.as_bytes());
     let ends_with = |suffix: &str| {
         essence.len() >= suffix.len()
