@@ -92,13 +92,20 @@ impl<S> TimedStream<S> {
     /// A response is going out: once it is written, the connection is idle until the next
     /// request's first byte, and the idle time counts from its last write. (A 100 Continue, or an
     /// error answered before the body was read, ends the same way: idle, or closed by hyper.)
-    fn wrote(&mut self, written: &Poll<io::Result<usize>>, first_bytes: &[u8]) {
-        if !matches!(written, Poll::Ready(Ok(count)) if *count > 0) {
+    /// `bytes` are the write's first bytes, and `more` whether the write went on past them.
+    fn wrote(&mut self, written: &Poll<io::Result<usize>>, bytes: &[u8], more: bool) {
+        let Poll::Ready(Ok(count)) = *written else {
+            return;
+        };
+        if count == 0 {
             return;
         }
+        let bytes = &bytes[..count.min(bytes.len())];
+        let more = more && count > bytes.len();
         match self.phase {
-            // An interim response (`100 Continue`) asks for the body: the request goes on.
-            Phase::Serving if first_bytes.starts_with(b"HTTP/1.1 1") => {}
+            // Only interim responses (`100 Continue`), which ask for the body: the request goes
+            // on. hyper may write the final response in the same write, after them.
+            Phase::Serving if only_interim(bytes, more) => {}
             Phase::Serving => self.enter(Phase::Idle),
             // More of the same response: the idle time counts from its last write.
             Phase::Idle => {
@@ -136,6 +143,19 @@ impl<S> TimedStream<S> {
             }
         }
     }
+}
+
+/// Whether `bytes` (and `more` after them) hold nothing but interim responses, whole or begun:
+/// `HTTP/1.1 1xx` heads, each ending at its empty line.
+fn only_interim(mut bytes: &[u8], more: bool) -> bool {
+    while bytes.starts_with(b"HTTP/1.1 1") {
+        match bytes.windows(4).position(|window| window == b"\r\n\r\n") {
+            Some(end) => bytes = &bytes[end + 4..],
+            // The head goes on in a later write.
+            None => return true,
+        }
+    }
+    bytes.is_empty() && !more
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
@@ -181,7 +201,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.wrote(&written, buf);
+        self.wrote(&written, buf, false);
         written
     }
 
@@ -191,11 +211,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        let first = bufs
-            .iter()
-            .find(|buf| !buf.is_empty())
-            .map_or(&[][..], |buf| &buf[..]);
-        self.wrote(&written, first);
+        let mut slices = bufs.iter().skip_while(|buf| buf.is_empty());
+        let first = slices.next().map_or(&[][..], |buf| &buf[..]);
+        let more = slices.any(|buf| !buf.is_empty());
+        self.wrote(&written, first, more);
         written
     }
 
@@ -427,6 +446,45 @@ mod tests {
             advance(MS).await;
             assert_timed_out(&mut stream, "idle after the final response");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_final_response_written_with_its_100_continue_ends_the_serving_phase() {
+        // A client that sends its body at once, with `Expect: 100-continue`: hyper may write the
+        // interim and the final response in one write, or in one vectored write.
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+        for vectored in [false, true] {
+            let (mut stream, mut client) = accept();
+            let head = b"POST /programming_languages HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}";
+            receive(&mut stream, &mut client, head).await;
+            if vectored {
+                let slices = [io::IoSlice::new(interim), io::IoSlice::new(RESPONSE)];
+                let written = stream.write_vectored(&slices).await.expect("both");
+                assert_eq!(written, interim.len() + RESPONSE.len());
+            } else {
+                stream
+                    .write_all(&[&interim[..], RESPONSE].concat())
+                    .await
+                    .expect("both");
+            }
+            advance(TIMEOUTS.idle - MS).await;
+            assert_waiting(&mut stream, "a millisecond before the idle timeout");
+            advance(MS).await;
+            assert_timed_out(&mut stream, "idle after the final response");
+        }
+    }
+
+    #[test]
+    fn interim_responses_are_told_from_final_ones() {
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+        assert!(only_interim(interim, false));
+        assert!(only_interim(b"HTTP/1.1 100 Cont", false), "begun");
+        assert!(
+            !only_interim(interim, true),
+            "a body follows in the next slice"
+        );
+        assert!(!only_interim(&[&interim[..], RESPONSE].concat(), false));
+        assert!(!only_interim(RESPONSE, false));
     }
 
     #[tokio::test(start_paused = true)]
