@@ -117,10 +117,11 @@ impl Connections {
     }
 
     /// A slot for a connection accepted at the cap: the idle connection that has waited longest
-    /// is asked to close, and the slot is the one it frees; while every connection is busy, the
-    /// wait goes on until one ends or falls idle. (Meanwhile the server accepts nothing more: new
+    /// is asked to close, and the slot is the one it frees (or any freed first); while every
+    /// connection is busy, the wait goes on until one ends, or falls idle and is asked in turn.
+    /// One connection is asked at a time. (Meanwhile the server accepts nothing more: new
     /// connections wait in the kernel's queue.)
-    pub(super) async fn slot(self: &Arc<Self>) -> Slot {
+    pub(super) async fn slot(self: Arc<Self>) -> Slot {
         if self.at_cap.ready() {
             tracing::warn!(
                 cap = self.slots_total(),
@@ -134,14 +135,20 @@ impl Connections {
             let idle = self.became_idle.notified();
             tokio::pin!(idle);
             idle.as_mut().enable();
-            self.close_the_longest_idle();
-            tokio::select! {
-                permit = Arc::clone(&self.slots).acquire_owned() => {
-                    if let Ok(permit) = permit {
-                        return self.register(permit);
-                    }
+            if self.close_the_longest_idle() {
+                // Its slot, once it has closed (after the request it may have begun meanwhile).
+                if let Ok(permit) = Arc::clone(&self.slots).acquire_owned().await {
+                    return self.register(permit);
                 }
-                () = idle => {}
+            } else {
+                tokio::select! {
+                    permit = Arc::clone(&self.slots).acquire_owned() => {
+                        if let Ok(permit) = permit {
+                            return self.register(permit);
+                        }
+                    }
+                    () = idle => {}
+                }
             }
         }
     }
@@ -162,8 +169,9 @@ impl Connections {
         }
     }
 
-    /// Asks the connection idle the longest, of those not asked already, to close.
-    fn close_the_longest_idle(&self) {
+    /// Asks the connection idle the longest, of those not asked already, to close; whether there
+    /// was one.
+    fn close_the_longest_idle(&self) -> bool {
         let open = self.lock();
         let longest = open
             .values()
@@ -173,10 +181,12 @@ impl Connections {
                 (since != 0).then_some((since, activity))
             })
             .min_by_key(|(since, _)| *since);
-        if let Some((_, activity)) = longest {
-            activity.closing.store(true, Ordering::Relaxed);
-            activity.close.notify_one();
-        }
+        let Some((_, activity)) = longest else {
+            return false;
+        };
+        activity.closing.store(true, Ordering::Relaxed);
+        activity.close.notify_one();
+        true
     }
 }
 
@@ -283,6 +293,27 @@ mod tests {
         assert!(asked.is_ok(), "once idle, it is asked to close");
         drop(only);
         waiting.await.expect("a slot");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_idle_connection_is_asked_at_a_time() {
+        let connections = Connections::new(2);
+        let first = connections.try_slot().expect("a slot");
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let second = connections.try_slot().expect("a slot");
+        let waiting = tokio::spawn(Arc::clone(&connections).slot());
+        tokio::task::yield_now().await;
+        let asked = tokio::time::timeout(Duration::from_millis(1), first.activity.closing()).await;
+        assert!(asked.is_ok(), "the longest idle is asked");
+        // Another response goes out while the first is closing: no second connection is asked.
+        second.activity.busy();
+        second.activity.idle();
+        tokio::task::yield_now().await;
+        let asked = tokio::time::timeout(Duration::from_millis(1), second.activity.closing()).await;
+        assert!(asked.is_err(), "one at a time");
+        drop(first);
+        let slot = waiting.await.expect("the first's slot");
+        drop((second, slot));
     }
 
     #[tokio::test(start_paused = true)]

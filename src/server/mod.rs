@@ -10,7 +10,9 @@
 mod limit;
 mod timed;
 
-use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible, future::Future, io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration,
+};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -76,8 +78,10 @@ pub async fn serve(
     let accept_errors = EveryMinute::default();
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
-    // A connection accepted at the cap, waiting for a slot.
+    // A connection accepted at the cap, and the slot it waits for: one wait, kept across the
+    // loop's turns, so that it asks one idle connection at a time to close.
     let mut waiting: Option<(TcpStream, SocketAddr)> = None;
+    let mut room: Option<Pin<Box<dyn Future<Output = Slot> + Send>>> = None;
     tokio::pin!(shutdown);
     loop {
         let api = |(stream, remote): (TcpStream, SocketAddr), slot: Slot| {
@@ -101,11 +105,15 @@ pub async fn serve(
                     Some(slot) => {
                         connections.spawn(api(accepted, slot));
                     }
-                    None => waiting = Some(accepted),
+                    None => {
+                        waiting = Some(accepted);
+                        room = Some(Box::pin(Arc::clone(&limit).slot()));
+                    }
                 },
                 Err(error) => accept_failed(&accept_errors, error).await,
             },
-            slot = limit.slot(), if waiting.is_some() => {
+            Some(slot) = async { room.as_mut()?.await.into() }, if room.is_some() => {
+                room = None;
                 if let Some(accepted) = waiting.take() {
                     connections.spawn(api(accepted, slot));
                 }
@@ -129,6 +137,8 @@ pub async fn serve(
     }
     drop(listener);
     drop(metrics_listener);
+    // A connection still waiting for room is closed unserved, as the kernel's queue is.
+    drop((waiting, room));
     let _ = stop.send(true);
     let drained = tokio::time::timeout(config.drain_timeout(), async {
         while connections.join_next().await.is_some() {}
