@@ -6,6 +6,10 @@
 //! `bare_hyper --serve ADDR CAPTURE...`, where each CAPTURE file holds a request line (`GET /x`)
 //! and, after it, the response as `curl --include` printed it. Run by `cargo bench` alone, it has
 //! nothing to serve and exits.
+//!
+//! With `--serialize` first, a captured page of languages is kept as typed values and serialized
+//! with serde_json on every request, as a server that holds the languages must: the yardstick for
+//! what prog-lang-api's own serialization of a page costs.
 
 use std::{collections::HashMap, convert::Infallible, net::SocketAddr, sync::Arc};
 
@@ -25,6 +29,23 @@ struct Captured {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    /// The page the body holds, to serialize on each request (`--serialize`).
+    page: Option<Page>,
+}
+
+/// A page of languages, as prog-lang-api writes one.
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Page {
+    programming_languages: Vec<Language>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Language {
+    name: String,
+    publication_year: i32,
+    contribution: String,
 }
 
 type Responses = HashMap<(String, String), Captured>;
@@ -32,7 +53,11 @@ type Responses = HashMap<(String, String), Captured>;
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
-    let (addr, captures) = match arguments.as_slice() {
+    let (serialize, arguments) = match arguments.split_first() {
+        Some((flag, rest)) if flag == "--serialize" => (true, rest),
+        _ => (false, &arguments[..]),
+    };
+    let (addr, captures) = match arguments {
         [flag, addr, captures @ ..] if flag == "--serve" => (addr, captures),
         _ => {
             println!("bare_hyper: the load benchmark's yardstick; benches/load/run starts it");
@@ -43,7 +68,10 @@ async fn main() -> Result<(), String> {
     let mut responses = Responses::new();
     for path in captures {
         let capture = std::fs::read(path).map_err(|error| format!("{path}: {error}"))?;
-        let (request, captured) = parse(&capture).ok_or(format!("{path}: not a capture"))?;
+        let (request, mut captured) = parse(&capture).ok_or(format!("{path}: not a capture"))?;
+        if serialize {
+            captured.page = serde_json::from_slice(&captured.body).ok();
+        }
         responses.insert(request, captured);
     }
     let responses = Arc::new(responses);
@@ -85,7 +113,11 @@ async fn answer(
         Some(captured) => {
             *response.status_mut() = captured.status;
             *response.headers_mut() = captured.headers.clone();
-            *response.body_mut() = Full::new(captured.body.clone());
+            let body = match &captured.page {
+                Some(page) => Bytes::from(serde_json::to_vec(page).unwrap_or_default()),
+                None => captured.body.clone(),
+            };
+            *response.body_mut() = Full::new(body);
         }
         None => *response.status_mut() = StatusCode::NOT_FOUND,
     }
@@ -119,6 +151,7 @@ fn parse(capture: &[u8]) -> Option<((String, String), Captured)> {
             status,
             headers,
             body,
+            page: None,
         },
     ))
 }
