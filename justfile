@@ -58,12 +58,16 @@ clients:
     tests/python/run
     tests/typescript/run
 
-# Every benchmark: the load benchmark, then the store's
-bench: bench-load bench-store
+# Every benchmark: under load, compression, churn, then the store's
+bench: bench-load bench-compression bench-churn bench-store
 
 # prog-lang-api beside a bare hyper server, under wrk, side by side (installs wrk when missing)
 bench-load:
     benches/load/run
+
+# Resident memory under five minutes of creates and deletes at full speed
+bench-churn:
+    benches/load/churn
 
 # What compression costs on the page of 1,000 languages: wrk with identity, gzip and br
 bench-compression:
