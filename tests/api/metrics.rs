@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 /// A free loopback address, for the metrics listener, whose port the test must know.
-fn free_address() -> SocketAddr {
+pub(crate) fn free_address() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
@@ -22,7 +22,7 @@ async fn spawn_with_metrics() -> (TestApp, String) {
     (app, format!("http://{metrics}/metrics"))
 }
 
-async fn scrape(app: &TestApp, url: &str) -> Scrape {
+pub(crate) async fn scrape(app: &TestApp, url: &str) -> Scrape {
     let response = app.client.get(url).send().await.expect("scrape");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -34,7 +34,7 @@ async fn scrape(app: &TestApp, url: &str) -> Scrape {
 }
 
 /// The value of the counter or gauge `metric` with exactly `labels`.
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     scrape
         .samples
         .iter()

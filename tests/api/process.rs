@@ -506,3 +506,28 @@ async fn every_access_log_line_is_written_before_the_server_exits() {
         .count();
     assert_eq!(logged, 300);
 }
+
+#[tokio::test]
+async fn at_the_connection_cap_the_server_warns_once_a_minute_at_most() {
+    let mut server = start(&["--addr", "127.0.0.1:0", "--max-connections", "1"], &[]);
+    // Each request on a client of its own, kept: a new connection, at the cap, that makes room
+    // by closing the previous client's idle one.
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let client = reqwest::Client::new();
+        let status = client
+            .get(format!("{}/healthz", server.address))
+            .send()
+            .await
+            .expect("answered")
+            .status();
+        assert_eq!(status, reqwest::StatusCode::OK);
+        clients.push(client);
+    }
+    let warnings = server
+        .log()
+        .iter()
+        .filter(|line| line.contains("at the connection cap"))
+        .count();
+    assert_eq!(warnings, 1);
+}

@@ -527,3 +527,43 @@ async fn an_unreachable_database_stops_the_start_within_30_s() {
     assert!(output.contains("cannot reach the database"), "{output}");
     assert!(!output.contains("hunter2"), "{output}");
 }
+
+#[tokio::test]
+async fn an_outage_shows_in_the_metrics_as_database_errors_and_503s() {
+    use crate::metrics::{free_address, scrape, value};
+    let database = fresh_database().await;
+    let (target, _) = through(&database, 0);
+    let proxy = Proxy::start(target).await;
+    let (_, proxied) = through(&database, proxy.port);
+    let metrics = free_address();
+    let mut config = Config::defaults();
+    config.metrics_addr = Some(metrics);
+    let app = spawn_app_on(&proxied, config).await;
+    let url = format!("http://{metrics}/metrics");
+    assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
+    let before = scrape(&app, &url).await;
+    assert_eq!(
+        value(&before, "prog_lang_api_database_errors_total", &[]),
+        Some(0.0)
+    );
+
+    proxy.set(Link::Cut);
+    for _ in 0..3 {
+        let response = app.get_language("COBOL").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    proxy.set(Link::Up);
+    let during = scrape(&app, &url).await;
+    let errors = value(&during, "prog_lang_api_database_errors_total", &[]).unwrap_or(0.0);
+    assert!(errors >= 3.0, "{errors} database errors");
+    let unavailable = value(
+        &during,
+        "http_server_requests_total",
+        &[
+            ("operation", "get_language"),
+            ("method", "GET"),
+            ("status", "503"),
+        ],
+    );
+    assert_eq!(unavailable, Some(3.0));
+}
