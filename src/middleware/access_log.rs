@@ -4,6 +4,8 @@ use std::time::Instant;
 
 use poem::http::{HeaderValue, Method, StatusCode};
 
+use crate::logging::{self, Value};
+
 /// Logs one line: method, path as received, status, latency and request id. Never a header's or a
 /// body's content: tokens and data stay out of logs.
 pub(super) fn log(
@@ -13,12 +15,31 @@ pub(super) fn log(
     started: Instant,
     id: &HeaderValue,
 ) {
-    tracing::info!(
-        method = %method,
-        path = %path,
-        status = status.as_u16(),
-        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        request_id = id.to_str().unwrap_or_default(),
-        "request"
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let request_id = id.to_str().unwrap_or_default();
+    // The same line, written directly: `tracing`'s formatter is a tenth of a request's time.
+    let written = logging::write_info(
+        module_path!(),
+        "request",
+        &[
+            ("method", Value::Display(method.as_str())),
+            ("path", Value::Display(path)),
+            ("status", Value::Unsigned(status.as_u16().into())),
+            ("latency_us", Value::Unsigned(latency_us)),
+            ("request_id", Value::Str(request_id)),
+        ],
     );
+    if !written {
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status = status.as_u16(),
+            latency_us,
+            request_id,
+            "request"
+        );
+    }
 }
