@@ -6,7 +6,7 @@ use std::{
     io,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll, Waker},
+    task::{Context, Poll},
 };
 
 use tokio::{
@@ -24,22 +24,27 @@ use super::{Timeouts, limit::Activity};
 /// upload is legitimate; from the response's last write the connection is idle. A read that waits
 /// past the deadline of its phase fails with `TimedOut`, and hyper closes the connection.
 ///
+/// A phase change only notes the time. The one timer stays armed at a time no later than the
+/// current phase's deadline, and is moved only when it fires early or would fire late: moving a
+/// tokio timer at each phase change, and waking the reader to watch it, cost every request a
+/// timer update and a second poll of its task (README, "Performance").
+///
 /// Generic over the stream, so that its phases are tested on paused time over an in-memory pipe.
 pub(super) struct TimedStream<S> {
     inner: S,
     timeouts: Timeouts,
     phase: Phase,
-    deadline: Pin<Box<Sleep>>,
+    /// When the current phase began.
+    since: Instant,
+    /// The timer: armed no later than the current phase's deadline, and kept registered with the
+    /// task of the read that waits, so that the task is polled again by then.
+    timer: Pin<Box<Sleep>>,
     /// Whether the head has begun: the blank lines a client may send before a request line do not
     /// begin it (RFC 9112 §2.2), so they cannot end it either.
     head_begun: bool,
     /// Whether the head's current line is empty so far (a `\r` does not count): an empty line
     /// ends the head, whether lines end with `\r\n` or a bare `\n` (hyper accepts both).
     line_empty: bool,
-    /// The task that last found nothing to read: hyper reads ahead while it serves a request, so
-    /// when the response is out and the idle deadline starts, that read must be polled again for
-    /// the deadline to be watched.
-    reader: Option<Waker>,
     /// Told when a request begins and when the connection falls idle, for the connection cap.
     activity: Arc<Activity>,
 }
@@ -64,29 +69,58 @@ impl<S> TimedStream<S> {
             inner,
             timeouts,
             phase: Phase::Head,
-            deadline: Box::pin(tokio::time::sleep(timeouts.header_read)),
+            since: Instant::now(),
+            timer: Box::pin(tokio::time::sleep(timeouts.header_read)),
             head_begun: false,
             line_empty: false,
-            reader: None,
         }
     }
 
     fn enter(&mut self, phase: Phase) {
         self.phase = phase;
-        let timeout = match phase {
-            Phase::Head => self.timeouts.header_read,
-            Phase::Idle => self.timeouts.idle,
-            Phase::Serving => return,
-        };
-        self.deadline.as_mut().reset(Instant::now() + timeout);
+        if phase == Phase::Serving {
+            return;
+        }
+        self.since = Instant::now();
         if phase == Phase::Idle {
             self.activity.idle();
         }
         self.head_begun = false;
         self.line_empty = false;
-        if let Some(reader) = self.reader.take() {
-            reader.wake();
+    }
+
+    /// The current phase's deadline; none while a request is served.
+    fn deadline(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Head => Some(self.since + self.timeouts.header_read),
+            Phase::Idle => Some(self.since + self.timeouts.idle),
+            Phase::Serving => None,
         }
+    }
+
+    /// Whether the current phase's deadline has passed; otherwise the timer is left armed no
+    /// later than it, registered with `cx`'s task.
+    fn deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadline = self.deadline();
+        if let Some(deadline) = deadline
+            && deadline < self.timer.deadline()
+        {
+            self.timer.as_mut().reset(deadline);
+        }
+        while self.timer.as_mut().poll(cx).is_ready() {
+            match deadline {
+                Some(deadline) if self.timer.deadline() >= deadline => return true,
+                Some(deadline) => self.timer.as_mut().reset(deadline),
+                // While serving, the timer is kept registered, so that the read waiting now is
+                // polled again by the deadline of the phase that follows: none is earlier than
+                // the shorter timeout from now.
+                None => {
+                    let soonest = self.timeouts.header_read.min(self.timeouts.idle);
+                    self.timer.as_mut().reset(Instant::now() + soonest);
+                }
+            }
+        }
+        false
     }
 
     /// A response is going out: once it is written, the connection is idle until the next
@@ -108,10 +142,7 @@ impl<S> TimedStream<S> {
             Phase::Serving if only_interim(bytes, more) => {}
             Phase::Serving => self.enter(Phase::Idle),
             // More of the same response: the idle time counts from its last write.
-            Phase::Idle => {
-                let idle = self.timeouts.idle;
-                self.deadline.as_mut().reset(Instant::now() + idle);
-            }
+            Phase::Idle => self.since = Instant::now(),
             Phase::Head => {}
         }
     }
@@ -173,14 +204,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Pending => {
-                if !self
-                    .reader
-                    .as_ref()
-                    .is_some_and(|reader| reader.will_wake(cx.waker()))
-                {
-                    self.reader = Some(cx.waker().clone());
-                }
-                if self.phase != Phase::Serving && self.deadline.as_mut().poll(cx).is_ready() {
+                if self.deadline_passed(cx) {
                     let what = if self.phase == Phase::Head {
                         "the request head took too long"
                     } else {
@@ -236,7 +260,7 @@ mod tests {
     //! A connection's phases on paused time, over an in-memory pipe: each deadline is checked to
     //! the millisecond, before and at it, and the suite waits for none of them.
 
-    use std::time::Duration;
+    use std::{task::Waker, time::Duration};
 
     use tokio::{
         io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex},
