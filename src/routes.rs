@@ -167,20 +167,36 @@ impl Route {
         }
     }
 
+    /// Whether `path` is this route's: each literal segment the same, each parameter a non-empty
+    /// segment, nothing after. Literals are compared in place, so that the routes a path is not
+    /// (most of them) are told apart at their first segment without splitting the path.
     fn matches(&self, path: &str) -> bool {
-        let Some(path) = path.strip_prefix('/') else {
+        let Some(mut rest) = path.strip_prefix('/') else {
             return false;
         };
-        let mut parts = path.split('/');
-        let all = self
-            .segments
-            .iter()
-            .all(|segment| match (segment, parts.next()) {
-                (Segment::Literal(literal), Some(part)) => literal == part,
-                (Segment::Parameter(_), Some(part)) => !part.is_empty(),
-                (_, None) => false,
-            });
-        all && parts.next().is_none()
+        for (index, segment) in self.segments.iter().enumerate() {
+            if index > 0 {
+                let Some(after) = rest.strip_prefix('/') else {
+                    return false;
+                };
+                rest = after;
+            }
+            let end = match segment {
+                Segment::Literal(literal) if rest.starts_with(literal.as_str()) => literal.len(),
+                Segment::Literal(_) => return false,
+                Segment::Parameter(_) => match rest.bytes().position(|byte| byte == b'/') {
+                    Some(0) => return false,
+                    Some(end) => end,
+                    None if rest.is_empty() => return false,
+                    None => rest.len(),
+                },
+            };
+            rest = &rest[end..];
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return false;
+            }
+        }
+        rest.is_empty()
     }
 
     /// The path as declared, with `{name}` for each parameter.
@@ -316,6 +332,66 @@ mod tests {
 
     fn table() -> RouteTable {
         RouteTable::new(Api::meta(), &app::ROUTES_OUTSIDE_THE_SPEC)
+    }
+
+    /// What `Route::matches` means, said the plain way: split the path at `/` and compare.
+    fn matches_by_splitting(route: &Route, path: &str) -> bool {
+        let Some(path) = path.strip_prefix('/') else {
+            return false;
+        };
+        let parts: Vec<&str> = path.split('/').collect();
+        parts.len() == route.segments.len()
+            && route
+                .segments
+                .iter()
+                .zip(&parts)
+                .all(|(segment, part)| match segment {
+                    Segment::Literal(literal) => literal == part,
+                    Segment::Parameter(_) => !part.is_empty(),
+                })
+    }
+
+    #[test]
+    fn a_path_matches_the_routes_its_segments_match() {
+        const PARTS: [&str; 11] = [
+            "",
+            "programming_languages",
+            "programming_languagesX",
+            "programming",
+            "COBOL",
+            "C%2B%2B",
+            "healthz",
+            "docs",
+            "openapi.json",
+            "é",
+            "a/b",
+        ];
+        // Every path of up to three of those parts, with and without its leading slash.
+        let mut paths = vec![vec![]];
+        for length in 1..=3 {
+            for path in paths
+                .clone()
+                .into_iter()
+                .filter(|path| path.len() == length - 1)
+            {
+                for part in PARTS {
+                    paths.push([path.clone(), vec![part]].concat());
+                }
+            }
+        }
+        let routes = table().routes;
+        for parts in &paths {
+            for path in [format!("/{}", parts.join("/")), parts.join("/")] {
+                for route in &routes {
+                    assert_eq!(
+                        route.matches(&path),
+                        matches_by_splitting(route, &path),
+                        "{path} against {}",
+                        route.template()
+                    );
+                }
+            }
+        }
     }
 
     /// The table says what the published spec says: every path, method and query parameter.

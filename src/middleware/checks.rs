@@ -4,6 +4,8 @@
 //! `?befor_year=1965` would silently list everything). What each route takes comes from the route
 //! table, so from the operations' declarations.
 
+use std::borrow::Cow;
+
 use percent_encoding::percent_decode_str;
 use poem::{
     IntoResponse, Request, Response,
@@ -74,7 +76,7 @@ pub(super) fn check_query(
 
 /// The text of a percent-encoded path segment, if every `%` starts an escape and the bytes are
 /// UTF-8.
-fn decode_segment(raw: &str) -> Option<String> {
+fn decode_segment(raw: &str) -> Option<Cow<'_, str>> {
     let bytes = raw.as_bytes();
     let well_formed = bytes.iter().enumerate().all(|(index, &byte)| {
         byte != b'%'
@@ -82,9 +84,7 @@ fn decode_segment(raw: &str) -> Option<String> {
                 .get(index + 1..index + 3)
                 .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
     });
-    well_formed
-        .then(|| percent_decode_str(raw).decode_utf8().ok())?
-        .map(|name| name.into_owned())
+    well_formed.then(|| percent_decode_str(raw).decode_utf8().ok())?
 }
 
 /// One error for each parameter of `query` that is unknown, given more than once, or whose value
