@@ -147,7 +147,8 @@ impl<S> TimedStream<S> {
         }
     }
 
-    /// Follows the head through `bytes`, just read; the head ends at its first empty line.
+    /// Follows the head through `bytes`, just read; the head ends at its first empty line. Line by
+    /// line (memchr finds each end), not byte by byte: a head is read on every request.
     fn saw(&mut self, bytes: &[u8]) {
         if self.phase == Phase::Idle && !bytes.is_empty() {
             self.enter(Phase::Head);
@@ -155,25 +156,42 @@ impl<S> TimedStream<S> {
         if self.phase != Phase::Head {
             return;
         }
-        for &byte in bytes {
-            match byte {
-                b'\r' | b'\n' if !self.head_begun => {}
-                b'\n' if self.line_empty => {
-                    self.enter(Phase::Serving);
-                    return;
-                }
-                b'\n' => self.line_empty = true,
-                b'\r' => {}
-                _ => {
-                    if !self.head_begun {
-                        self.activity.busy();
-                    }
-                    self.head_begun = true;
-                    self.line_empty = false;
-                }
+        let mut rest = bytes;
+        if !self.head_begun {
+            rest = after_blank_lines(rest);
+            if rest.is_empty() {
+                return;
             }
+            self.activity.busy();
+            self.head_begun = true;
+            self.line_empty = false;
+        }
+        // A line holds something when any of its bytes is other than `\r`.
+        let holds_something = |line: &[u8]| line.iter().any(|&byte| byte != b'\r');
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            if holds_something(&rest[..end]) {
+                self.line_empty = false;
+            }
+            if self.line_empty {
+                self.enter(Phase::Serving);
+                return;
+            }
+            self.line_empty = true;
+            rest = &rest[end + 1..];
+        }
+        if holds_something(rest) {
+            self.line_empty = false;
         }
     }
+}
+
+/// `bytes` without the blank lines a client may send before a request line.
+fn after_blank_lines(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&byte| byte != b'\r' && byte != b'\n')
+        .unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 /// Whether `bytes` (and `more` after them) hold nothing but interim responses, whole or begun:
@@ -293,6 +311,32 @@ mod tests {
         Pin::new(stream)
             .poll_read(&mut cx, &mut read)
             .map_ok(|()| read.filled().to_vec())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_read_in_any_two_pieces_ends_at_its_empty_line_and_not_before() {
+        let heads: [&[u8]; 4] = [
+            HEAD,
+            b"\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: t\n\n",
+            b"GET / HTTP/1.1\r\nX: \r\r\n\r\n",
+        ];
+        for head in heads {
+            for split in 0..=head.len() {
+                let (first, second) = head.split_at(split);
+                let (mut stream, _client) = accept();
+                stream.saw(first);
+                let done = split == head.len();
+                assert_eq!(stream.phase == Phase::Serving, done, "{head:?} at {split}");
+                if !done {
+                    // The second piece but its last byte, then that byte.
+                    stream.saw(&second[..second.len() - 1]);
+                    assert_eq!(stream.phase, Phase::Head, "{head:?} at {split}");
+                    stream.saw(&second[second.len() - 1..]);
+                }
+                assert_eq!(stream.phase, Phase::Serving, "{head:?} at {split}");
+            }
+        }
     }
 
     #[track_caller]
