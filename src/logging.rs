@@ -234,13 +234,26 @@ fn format_info(
     // Writing to a Vec cannot fail.
     match format {
         LogFormat::Text => {
-            let _ = write!(line, "{timestamp}  INFO {target}: {message}");
+            let _ = write!(line, "{timestamp}");
+            for part in ["  INFO ", target, ": ", message] {
+                line.extend_from_slice(part.as_bytes());
+            }
             for (name, value) in fields {
                 line.push(b' ');
                 line.extend_from_slice(name.as_bytes());
                 line.push(b'=');
                 match value {
                     Value::Display(text) => line.extend_from_slice(text.as_bytes()),
+                    // Printable ASCII but `"` and `\`: `Debug` would only add the quotes.
+                    Value::Str(text)
+                        if text
+                            .bytes()
+                            .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') =>
+                    {
+                        line.push(b'"');
+                        line.extend_from_slice(text.as_bytes());
+                        line.push(b'"');
+                    }
                     Value::Str(text) => {
                         let _ = write!(line, "{text:?}");
                     }
@@ -342,6 +355,7 @@ mod tests {
                 status = 404_u16,
                 latency_us = 12_u64,
                 request_id = "id-1._~",
+                note = "tab\there, \"quoted\" ü",
                 "request"
             );
         };
@@ -372,6 +386,7 @@ mod tests {
                     ("status", Value::Unsigned(404)),
                     ("latency_us", Value::Unsigned(12)),
                     ("request_id", Value::Str("id-1._~")),
+                    ("note", Value::Str("tab\there, \"quoted\" ü")),
                 ],
             );
             assert_eq!(
