@@ -87,20 +87,28 @@ fn decode_segment(raw: &str) -> Option<Cow<'_, str>> {
     well_formed.then(|| percent_decode_str(raw).decode_utf8().ok())?
 }
 
-/// One error for each parameter of `query` that is unknown, given more than once, or whose value
-/// its declaration refuses, in the order of their first appearance; and the query without them.
-fn query_errors(query: &str, known: &[Parameter]) -> (Vec<ProblemField>, String) {
-    let decode = |raw: &str| {
+/// A query's name or value decoded (`+` is a space), borrowed when it has neither `+` nor `%`.
+fn decode_query_part(raw: &str) -> Cow<'_, str> {
+    if !raw.bytes().any(|byte| byte == b'+' || byte == b'%') {
+        return Cow::Borrowed(raw);
+    }
+    Cow::Owned(
         percent_decode_str(&raw.replace('+', " "))
             .decode_utf8_lossy()
-            .into_owned()
-    };
-    let pairs: Vec<(&str, String, String)> = query
+            .into_owned(),
+    )
+}
+
+/// One error for each parameter of `query` that is unknown, given more than once, or whose value
+/// its declaration refuses, in the order of their first appearance; and the query without them,
+/// made only when there are errors (it is read on every request with a query).
+fn query_errors(query: &str, known: &[Parameter]) -> (Vec<ProblemField>, String) {
+    let pairs: Vec<(&str, Cow<'_, str>, Cow<'_, str>)> = query
         .split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (pair, decode(name), decode(value))
+            (pair, decode_query_part(name), decode_query_part(value))
         })
         .collect();
     let mut errors: Vec<ProblemField> = Vec::new();
@@ -114,14 +122,17 @@ fn query_errors(query: &str, known: &[Parameter]) -> (Vec<ProblemField>, String)
             continue;
         }
         let given = pairs.iter().filter(|(_, other, _)| other == name).count();
-        let detail = match known.iter().find(|param| &param.name == name) {
+        let detail = match known.iter().find(|param| param.name == *name) {
             None => Some("unknown parameter"),
             Some(_) if given > 1 => Some("given more than once"),
             Some(param) => param.refuse(value),
         };
         if let Some(detail) = detail {
-            errors.push(ProblemField::parameter(name.clone(), detail));
+            errors.push(ProblemField::parameter(name.as_ref(), detail));
         }
+    }
+    if errors.is_empty() {
+        return (errors, String::new());
     }
     let kept = pairs
         .iter()
