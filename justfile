@@ -58,12 +58,16 @@ clients:
     tests/python/run
     tests/typescript/run
 
-# Every benchmark: under load, compression, churn, then the store's
-bench: bench-load bench-compression bench-churn bench-store
+# Every benchmark: under load, on PostgreSQL beside pgbench, compression, churn, then the store's
+bench: bench-load bench-postgres bench-compression bench-churn bench-store
 
 # prog-lang-api beside a bare hyper server, under wrk, side by side (installs wrk when missing)
 bench-load:
     benches/load/run
+
+# On the development PostgreSQL beside pgbench running the same SQL: get, page of 100, write cycle
+bench-postgres:
+    benches/load/postgres
 
 # Resident memory under five minutes of creates and deletes at full speed
 bench-churn:
