@@ -85,6 +85,14 @@ impl<S> TimedStream<S> {
         if phase == Phase::Idle {
             self.activity.idle();
         }
+        // The timer is never later than the deadline: a read may be waiting already (hyper reads
+        // ahead while serving) on a timer armed for a later one (the previous phase's, or an idle
+        // timeout shorter than the header-read one); moved, it wakes that read by the deadline.
+        if let Some(deadline) = self.deadline()
+            && deadline < self.timer.deadline()
+        {
+            self.timer.as_mut().reset(deadline);
+        }
         self.head_begun = false;
         self.line_empty = false;
     }
@@ -101,12 +109,8 @@ impl<S> TimedStream<S> {
     /// Whether the current phase's deadline has passed; otherwise the timer is left armed no
     /// later than it, registered with `cx`'s task.
     fn deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        // `enter` keeps the timer no later than the deadline.
         let deadline = self.deadline();
-        if let Some(deadline) = deadline
-            && deadline < self.timer.deadline()
-        {
-            self.timer.as_mut().reset(deadline);
-        }
         while self.timer.as_mut().poll(cx).is_ready() {
             match deadline {
                 Some(deadline) if self.timer.deadline() >= deadline => return true,
@@ -557,9 +561,23 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_read_waiting_while_serving_is_woken_to_watch_the_idle_deadline() {
-        // hyper reads ahead while it serves: that read must wake when the response is out, or
-        // the idle deadline would never be watched.
-        let (stream, mut client) = accept();
+        read_ahead_ends_at_the_idle_deadline(TIMEOUTS).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_timeout_shorter_than_the_header_read_one_is_watched_too() {
+        read_ahead_ends_at_the_idle_deadline(Timeouts {
+            header_read: Duration::from_secs(60),
+            idle: Duration::from_secs(10),
+        })
+        .await;
+    }
+
+    /// hyper reads ahead while it serves: that read must end at the idle deadline once the
+    /// response is out, or the idle deadline would never be watched.
+    async fn read_ahead_ends_at_the_idle_deadline(timeouts: Timeouts) {
+        let (client, server) = duplex(64 * 1024);
+        let (stream, mut client) = (TimedStream::new(server, timeouts), client);
         let (mut reader, mut writer) = tokio::io::split(stream);
         client.write_all(HEAD).await.expect("the client writes");
         let mut buffer = [0u8; 1024];
@@ -573,7 +591,7 @@ mod tests {
         );
         writer.write_all(RESPONSE).await.expect("the response");
         let idle_from = Instant::now();
-        let read = tokio::time::timeout(2 * TIMEOUTS.idle, reading_ahead)
+        let read = tokio::time::timeout(2 * timeouts.header_read.max(timeouts.idle), reading_ahead)
             .await
             .expect("the read ahead ends at the idle deadline")
             .expect("the reading task");
@@ -581,7 +599,7 @@ mod tests {
             read.map_err(|error| error.kind()),
             Err(io::ErrorKind::TimedOut)
         );
-        assert_eq!(idle_from.elapsed(), TIMEOUTS.idle);
+        assert_eq!(idle_from.elapsed(), timeouts.idle);
     }
 
     /// A stream without vectored writes: tokio's default, which a TCP stream overrides.

@@ -324,6 +324,29 @@ async fn an_idle_connection_outlives_the_header_timeout_and_closes_after_the_idl
 }
 
 #[tokio::test]
+async fn an_idle_timeout_shorter_than_the_header_one_closes_an_idle_connection_in_time() {
+    let app = spawn_app_with(with(|c| {
+        c.header_read_timeout_secs = 5;
+        c.idle_timeout_secs = 1;
+    }))
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buffer = vec![0u8; 4096];
+    let read = stream.read(&mut buffer).await.expect("read");
+    assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+    // Closed after the idle second, well before the header-read timeout would have come.
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(3)).await,
+        "closed after the idle timeout, not the header-read one"
+    );
+}
+
+#[tokio::test]
 async fn a_slow_body_is_not_cut_short_by_the_header_timeout() {
     let app = spawn_app_with(with(|c| c.header_read_timeout_secs = 1)).await;
     let head = UploadHead::default();
