@@ -45,7 +45,13 @@ const MIGRATION_LOCK: i64 = 0x706c_6170_695f_6d67; // "plapi_mg"
 /// The schema versions, in order; a database at version N has had the first N applied.
 const MIGRATIONS: [&str; 1] = [include_str!("migrations/0001_languages.sql")];
 
-const COLUMNS: &str = "position, name, publication_year, contribution";
+/// The columns a language is read from, in the order `stored` reads them: a macro, so that each
+/// statement that names them is one string made at compile time (`concat!`), not on each call.
+macro_rules! columns {
+    () => {
+        "position, name, publication_year, contribution"
+    };
+}
 
 /// A year filter spanning fewer years than this is read year by year through the year index; a
 /// wider one, in insertion order through the primary key.
@@ -171,8 +177,10 @@ impl PostgresStore {
             .run(async |client| {
                 if (low, high) == (YEAR_MIN, YEAR_MAX) {
                     let statement = client
-                        .prepare_cached(&format!(
-                            "SELECT {COLUMNS} FROM languages WHERE position > $1 \
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            columns!(),
+                            " FROM languages WHERE position > $1 \
                              ORDER BY position LIMIT $2"
                         ))
                         .await?;
@@ -181,9 +189,13 @@ impl PostgresStore {
                     // Each year's first languages through the (year, position) index, merged:
                     // at most `fetch` rows a year are read, however large the table.
                     let statement = client
-                        .prepare_cached(&format!(
-                            "SELECT {COLUMNS} FROM generate_series($1::integer, $2::integer) AS year \
-                             CROSS JOIN LATERAL (SELECT {COLUMNS} FROM languages \
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            columns!(),
+                            " FROM generate_series($1::integer, $2::integer) AS year \
+                             CROSS JOIN LATERAL (SELECT ",
+                            columns!(),
+                            " FROM languages \
                                  WHERE publication_year = year AND position > $3 \
                                  ORDER BY position LIMIT $4) AS of_year \
                              ORDER BY position LIMIT $4"
@@ -195,8 +207,10 @@ impl PostgresStore {
                 } else {
                     // A wide filter passes most languages: walking them in order is cheapest.
                     let statement = client
-                        .prepare_cached(&format!(
-                            "SELECT {COLUMNS} FROM languages \
+                        .prepare_cached(concat!(
+                            "SELECT ",
+                            columns!(),
+                            " FROM languages \
                              WHERE publication_year BETWEEN $1 AND $2 AND position > $3 \
                              ORDER BY position LIMIT $4"
                         ))
@@ -220,7 +234,11 @@ impl PostgresStore {
         let row = self
             .run(async |client| {
                 let statement = client
-                    .prepare_cached(&format!("SELECT {COLUMNS} FROM languages WHERE name = $1"))
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        columns!(),
+                        " FROM languages WHERE name = $1"
+                    ))
                     .await?;
                 client.query_opt(&statement, &[&name]).await
             })
@@ -258,11 +276,12 @@ impl PostgresStore {
             if counted.is_none() {
                 return Ok(Err(StoreError::Full));
             }
-            let insert = format!(
+            let insert = concat!(
                 "INSERT INTO languages (name, publication_year, contribution) \
-                     VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+                     VALUES ($1, $2, $3) RETURNING ",
+                columns!()
             );
-            write(transaction, &insert, &language.name.as_str(), language).await
+            write(transaction, insert, &language.name.as_str(), language).await
         })
         .await?
     }
@@ -283,11 +302,12 @@ impl PostgresStore {
             let Some(language) = current.changed_by(changes) else {
                 return Ok(Ok(current));
             };
-            let update = format!(
+            let update = concat!(
                 "UPDATE languages SET publication_year = $2, contribution = $3 \
-                     WHERE position = $1 RETURNING {COLUMNS}"
+                     WHERE position = $1 RETURNING ",
+                columns!()
             );
-            write(transaction, &update, &position(&current), &language).await
+            write(transaction, update, &position(&current), &language).await
         })
         .await?
     }
@@ -590,8 +610,10 @@ async fn locked(
     precondition: Precondition<'_>,
 ) -> Result<Result<Stored, StoreError>, tokio_postgres::Error> {
     let statement = transaction
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM languages WHERE name = $1 FOR UPDATE"
+        .prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM languages WHERE name = $1 FOR UPDATE"
         ))
         .await?;
     let row = transaction.query_opt(&statement, &[&name]).await?;
