@@ -534,6 +534,37 @@ async fn one_400_names_every_offending_query_parameter_once() {
 }
 
 #[tokio::test]
+async fn a_query_of_thousands_of_names_is_one_400_naming_each_once_in_order() {
+    // 10,000 unknown names (59 KB: a URI is at most 64 KiB) between a known one given twice.
+    // Each name compared with every other, the check took seconds of a core in a debug build; the
+    // client's deadline is many times what the linear check takes.
+    let app = spawn_app().await;
+    let unknown: Vec<String> = (0..10_000).map(|i| format!("x{i}")).collect();
+    let path = format!(
+        "/programming_languages?limit=1&{}&limit=2",
+        unknown.join("&")
+    );
+    let response = app
+        .client
+        .get(app.url(&path))
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .expect("an answer within 30 s");
+    let body = problem(
+        response,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages",
+    )
+    .await;
+    let named = crate::helpers::parameters(&body);
+    assert_eq!(named.len(), 1 + unknown.len());
+    assert_eq!(named[0], "limit");
+    assert_eq!(named[1..], unknown[..]);
+}
+
+#[tokio::test]
 async fn a_bad_query_and_a_bad_body_are_named_in_one_400() {
     let app = spawn_app().await;
     let body = problem(
