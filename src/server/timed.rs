@@ -7,6 +7,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use tokio::{
@@ -100,8 +101,8 @@ impl<S> TimedStream<S> {
     /// The current phase's deadline; none while a request is served.
     fn deadline(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Head => Some(self.since + self.timeouts.header_read),
-            Phase::Idle => Some(self.since + self.timeouts.idle),
+            Phase::Head => Some(later(self.since, self.timeouts.header_read)),
+            Phase::Idle => Some(later(self.since, self.timeouts.idle)),
             Phase::Serving => None,
         }
     }
@@ -120,7 +121,7 @@ impl<S> TimedStream<S> {
                 // the shorter timeout from now.
                 None => {
                     let soonest = self.timeouts.header_read.min(self.timeouts.idle);
-                    self.timer.as_mut().reset(Instant::now() + soonest);
+                    self.timer.as_mut().reset(later(Instant::now(), soonest));
                 }
             }
         }
@@ -277,12 +278,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
     }
 }
 
+/// `timeout` after `instant`. A timeout too long for the clock to reach (`--idle-timeout
+/// 18446744073709551615`, as good as none) makes a deadline a century away rather than a panic.
+fn later(instant: Instant, timeout: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+    instant
+        .checked_add(timeout)
+        .unwrap_or_else(|| instant + CENTURY)
+}
+
 #[cfg(test)]
 mod tests {
     //! A connection's phases on paused time, over an in-memory pipe: each deadline is checked to
     //! the millisecond, before and at it, and the suite waits for none of them.
 
-    use std::{task::Waker, time::Duration};
+    use std::task::Waker;
 
     use tokio::{
         io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex},
@@ -396,6 +406,25 @@ mod tests {
             &mut stream,
             "the header-read timeout, counted from the accept",
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_too_long_for_the_clock_are_waited_out_without_a_panic() {
+        let (mut client, server) = duplex(64 * 1024);
+        let never = Duration::MAX;
+        let mut stream = TimedStream::new(
+            server,
+            Timeouts {
+                header_read: never,
+                idle: never,
+            },
+        );
+        assert_waiting(&mut stream, "a first head awaited for ever");
+        answered(&mut stream, &mut client).await;
+        advance(Duration::from_secs(10 * 365 * 86_400)).await;
+        assert_waiting(&mut stream, "ten years idle");
+        receive(&mut stream, &mut client, b"GET /healthz HTTP/1.1\r\n").await;
+        assert_waiting(&mut stream, "a later head awaited for ever");
     }
 
     #[tokio::test(start_paused = true)]

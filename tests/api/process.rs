@@ -130,6 +130,33 @@ async fn the_address_comes_from_the_variable_and_the_flag_wins() {
     assert_eq!(health(&flag_wins.address).await, reqwest::StatusCode::OK);
 }
 
+#[tokio::test]
+async fn the_longest_timeouts_accepted_are_served_with() {
+    // As good as none: a deadline past what the clock can count once panicked every connection's
+    // task on its first wait, and the client saw the connection reset.
+    let most = u64::MAX.to_string();
+    let server = start(
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--header-read-timeout",
+            &most,
+            "--idle-timeout",
+            &most,
+        ],
+        &[],
+    );
+    let client = reqwest::Client::new();
+    for request in ["first", "second, on the kept-alive connection"] {
+        let response = client
+            .get(format!("{}/programming_languages/COBOL", server.address))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("the {request} request: {error}"));
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{request}");
+    }
+}
+
 /// Environment variables for a run: name and value.
 type Environment<'a> = Vec<(&'a str, &'a str)>;
 
