@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use prog_lang_api::{Config, Store, serve, start_logging};
+use prog_lang_api::{Config, LogGuard, Store, serve, start_logging};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -18,14 +18,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(code).unwrap_or(2));
         }
     };
-    // Dropped last, on every way out of `main`: every line logged is written before exit.
-    let _logs = start_logging(config.log_format);
+    // Dropped last, on every way out of `main`: every line logged is written before exit (and
+    // before a failure's own line, `fail`).
+    let logs = start_logging(config.log_format);
 
     let shutdown = match shutdown_signal() {
         Ok(shutdown) => shutdown,
         Err(error) => {
-            eprintln!("prog-lang-api: cannot handle SIGINT and SIGTERM: {error}");
-            return ExitCode::FAILURE;
+            return fail(
+                logs,
+                format_args!("cannot handle SIGINT and SIGTERM: {error}"),
+            );
         }
     };
     let store = match &config.database_url {
@@ -34,18 +37,17 @@ async fn main() -> ExitCode {
             let pool_size = usize::try_from(config.database_pool_size).unwrap_or(usize::MAX);
             match Store::postgres(url.expose(), pool_size, config.max_languages).await {
                 Ok(store) => store,
-                Err(error) => {
-                    eprintln!("prog-lang-api: {error}");
-                    return ExitCode::FAILURE;
-                }
+                Err(error) => return fail(logs, format_args!("{error}")),
             }
         }
     };
     let listener = match TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("prog-lang-api: cannot listen on {}: {error}", config.addr);
-            return ExitCode::FAILURE;
+            return fail(
+                logs,
+                format_args!("cannot listen on {}: {error}", config.addr),
+            );
         }
     };
     if let Ok(addr) = listener.local_addr() {
@@ -60,11 +62,16 @@ async fn main() -> ExitCode {
     }
     match serve(listener, store, config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("prog-lang-api: {error}");
-            ExitCode::FAILURE
-        }
+        Err(error) => fail(logs, format_args!("{error}")),
     }
+}
+
+/// Stops with `message` as the last line on standard error: after every line logged before it,
+/// which the log's thread may still hold.
+fn fail(logs: LogGuard, message: std::fmt::Arguments<'_>) -> ExitCode {
+    drop(logs);
+    eprintln!("prog-lang-api: {message}");
+    ExitCode::FAILURE
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. Without a SIGTERM handler, the signal that service

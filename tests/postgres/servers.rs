@@ -526,6 +526,31 @@ async fn an_unreachable_database_stops_the_start_within_30_s() {
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("cannot reach the database"), "{output}");
     assert!(!output.contains("hunter2"), "{output}");
+    // The reason to stop is the last line, after the warnings of each try.
+    let last = output.trim().lines().last().unwrap_or_default();
+    assert!(last.starts_with("prog-lang-api: "), "{output}");
+    assert!(last.contains("cannot reach the database"), "{output}");
+}
+
+#[tokio::test]
+async fn the_reason_a_start_fails_is_its_last_line_after_what_was_logged() {
+    // A fresh database is migrated (an INFO line, moments before), then the address is taken:
+    // the reason must not come out ahead of the line the log's thread still held.
+    let database = fresh_database().await;
+    let taken = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let addr = taken.local_addr().expect("its address").to_string();
+    let (code, output) = run_binary(&database, &["--addr", &addr], Duration::from_secs(30)).await;
+    assert_eq!(code, Some(1), "{output}");
+    let lines: Vec<&str> = output.trim().lines().collect();
+    let migrated = lines
+        .iter()
+        .position(|line| line.contains("database schema migrated"));
+    assert!(migrated.is_some(), "{output}");
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(
+        last.starts_with("prog-lang-api: cannot listen on"),
+        "{output}"
+    );
 }
 
 #[tokio::test]
