@@ -304,12 +304,18 @@ fn through(url: &str, port: u16) -> (String, String) {
     )
 }
 
-#[tokio::test]
-async fn an_outage_is_a_503_within_5_s_and_service_resumes_by_itself() {
+/// A fresh database, and a proxy in front of it with the URL that goes through the proxy.
+async fn proxied_database() -> (Proxy, String) {
     let database = fresh_database().await;
     let (target, _) = through(&database, 0);
     let proxy = Proxy::start(target).await;
     let (_, proxied) = through(&database, proxy.port);
+    (proxy, proxied)
+}
+
+#[tokio::test]
+async fn an_outage_is_a_503_within_5_s_and_service_resumes_by_itself() {
+    let (proxy, proxied) = proxied_database().await;
     let app = spawn_app_on(&proxied, Config::defaults()).await;
     assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
 
@@ -356,10 +362,7 @@ async fn an_outage_is_a_503_within_5_s_and_service_resumes_by_itself() {
 
 #[tokio::test]
 async fn a_database_that_stops_answering_is_a_503_within_5_s_for_every_request() {
-    let database = fresh_database().await;
-    let (target, _) = through(&database, 0);
-    let proxy = Proxy::start(target).await;
-    let (_, proxied) = through(&database, proxy.port);
+    let (proxy, proxied) = proxied_database().await;
     let app = Arc::new(spawn_app_on(&proxied, Config::defaults()).await);
     assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
 
@@ -483,10 +486,7 @@ async fn the_password_never_appears_in_help_logs_or_errors() {
     assert_eq!(output.trim().lines().count(), 1, "{output}");
 
     // A database that is up, then lost: the warnings say so, without the password.
-    let database = fresh_database().await;
-    let (target, _) = through(&database, 0);
-    let proxy = Proxy::start(target).await;
-    let (_, proxied) = through(&database, proxy.port);
+    let (proxy, proxied) = proxied_database().await;
     let addr = format!("127.0.0.1:{}", free_port().await);
     let health = format!("http://{addr}/healthz");
     let outage = tokio::spawn(async move {
@@ -556,10 +556,7 @@ async fn the_reason_a_start_fails_is_its_last_line_after_what_was_logged() {
 #[tokio::test]
 async fn an_outage_shows_in_the_metrics_as_database_errors_and_503s() {
     use crate::metrics::{free_address, scrape, value};
-    let database = fresh_database().await;
-    let (target, _) = through(&database, 0);
-    let proxy = Proxy::start(target).await;
-    let (_, proxied) = through(&database, proxy.port);
+    let (proxy, proxied) = proxied_database().await;
     let metrics = free_address();
     let mut config = Config::defaults();
     config.metrics_addr = Some(metrics);
