@@ -54,14 +54,19 @@ pub(crate) fn openapi(config: &Config) -> OpenApiService<Api, ()> {
 const LICENSE_URL: &str = "https://spdx.org/licenses/";
 
 /// Whom users of this server write to: the operator's `--contact-url` and `--contact-email`, or,
-/// when neither is set, the server's documentation page.
+/// when neither is set, the server's documentation page under an absolute public URL. OpenAPI 3.0
+/// says `info.contact.url` MUST be a URL, and generators that validate the document
+/// (openapi-generator) refuse a relative one: without an absolute public URL the contact has only
+/// its name.
 fn contact(config: &Config, public_url: &str) -> ContactObject {
     let contact = ContactObject::new().name("prog-lang-api");
-    let docs = || format!("{}{DOCS}", public_url.trim_end_matches('/'));
-    let contact = match (&config.contact_url, &config.contact_email) {
-        (Some(url), _) => contact.url(url),
-        (None, None) => contact.url(docs()),
-        (None, Some(_)) => contact,
+    let docs = public_url
+        .contains("://")
+        .then(|| format!("{}{DOCS}", public_url.trim_end_matches('/')));
+    let contact = match (&config.contact_url, &config.contact_email, docs) {
+        (Some(url), _, _) => contact.url(url),
+        (None, None, Some(docs)) => contact.url(docs),
+        _ => contact,
     };
     match &config.contact_email {
         Some(email) => contact.email(email),
