@@ -15,7 +15,15 @@ use poem::http::Uri;
 /// --write-tokens-file names, never from the command line, which other users of the machine can
 /// read. RUST_LOG sets the log level (default: info).
 #[derive(Parser, Debug, Clone)]
-#[command(name = "prog-lang-api", version, about, long_about)]
+// A negative number is a value, not a flag: `--max-connections -1` is refused by the setting's
+// own parser, which names it, rather than as an unknown argument `-1`.
+#[command(
+    name = "prog-lang-api",
+    version,
+    about,
+    long_about,
+    allow_negative_numbers = true
+)]
 pub struct Config {
     /// Where to listen, as HOST:PORT.
     #[arg(
@@ -84,7 +92,8 @@ pub struct Config {
     pub public_url: Option<String>,
 
     /// Where users of this server write about it: an absolute http(s) URL, for the spec's
-    /// `info.contact` (default: the documentation page, when no email is given either).
+    /// `info.contact` (default: the documentation page under an absolute --public-url, when no
+    /// email is given either).
     #[arg(long, env = "PROG_LANG_API_CONTACT_URL", value_name = "URL")]
     pub contact_url: Option<String>,
 

@@ -255,6 +255,24 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
             "--database-pool-size",
         ),
     ];
+    // A negative number, from the flag and from its variable, is refused by name: not read as an
+    // unknown flag `-1`.
+    let numeric = [
+        ("--drain-timeout", "PROG_LANG_API_DRAIN_TIMEOUT"),
+        ("--max-languages", "PROG_LANG_API_MAX_LANGUAGES"),
+        ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
+        ("--idle-timeout", "PROG_LANG_API_IDLE_TIMEOUT"),
+        ("--max-connections", "PROG_LANG_API_MAX_CONNECTIONS"),
+        ("--database-pool-size", "PROG_LANG_API_DATABASE_POOL_SIZE"),
+    ];
+    let cases = cases
+        .into_iter()
+        .chain(numeric.into_iter().flat_map(|(flag, variable)| {
+            [
+                (vec![flag, "-1"], vec![], flag),
+                (vec![], vec![(variable, "-1")], flag),
+            ]
+        }));
     for (args, env, named) in cases {
         let output = server_command(&args, &env)
             .stderr(Stdio::piped())
