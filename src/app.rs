@@ -4,7 +4,12 @@
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Request, Route, endpoint::make, get};
+use poem::{
+    Endpoint, EndpointExt, Request, Route,
+    endpoint::make,
+    get,
+    http::{HeaderValue, header},
+};
 use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService};
 
 use crate::{
@@ -109,6 +114,13 @@ pub fn bare_operations(store: Store) -> impl Endpoint + 'static {
 pub(crate) fn metrics(metrics: Arc<Metrics>) -> impl Endpoint + 'static {
     make(move |request: Request| {
         let metrics = Arc::clone(&metrics);
-        async move { metrics.answer(&request).await }
+        async move {
+            let mut response = metrics.answer(&request).await;
+            response.headers_mut().insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            response
+        }
     })
 }

@@ -112,6 +112,17 @@ pub struct Config {
     )]
     pub header_read_timeout_secs: u64,
 
+    /// A request's body must be complete within this many seconds of the end of its head; past
+    /// it the connection is closed, with a 408 problem when no answer has begun.
+    #[arg(
+        long = "body-read-timeout",
+        env = "PROG_LANG_API_BODY_READ_TIMEOUT",
+        default_value = "30",
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub body_read_timeout_secs: u64,
+
     /// A keep-alive connection with no request under way is closed after this many seconds.
     #[arg(
         long = "idle-timeout",
@@ -341,6 +352,10 @@ impl Config {
 
     pub(crate) fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub(crate) fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
     }
 
     pub(crate) fn idle_timeout(&self) -> Duration {

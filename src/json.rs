@@ -46,6 +46,8 @@ pub(crate) struct JsonBody<T, const MERGE_PATCH: bool = false>(
 pub(crate) enum BodyError {
     /// Over `BODY_LIMIT_BYTES`: 413.
     TooLarge,
+    /// Not all there within the body-read timeout: 408.
+    TimedOut,
     /// Not declared as JSON: 415.
     NotJson { content_type: Option<String> },
     /// Not a JSON object at all (malformed, or another kind of value): 400, naming no field.
@@ -60,6 +62,7 @@ impl BodyError {
     pub(crate) fn into_problem(self, instance: &str) -> Problem {
         match self {
             Self::TooLarge => Problem::payload_too_large(instance, BODY_LIMIT_BYTES),
+            Self::TimedOut => Problem::request_timeout(instance),
             Self::NotJson { content_type } => {
                 Problem::unsupported_media_type(instance, content_type.as_deref())
             }
@@ -161,6 +164,10 @@ async fn read<T: StrictBody>(
         .await
         .map_err(|error| match error {
             ReadBodyError::PayloadTooLarge => BodyError::TooLarge,
+            // The connection's timer ran out (`--body-read-timeout`).
+            ReadBodyError::Io(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                BodyError::TimedOut
+            }
             _ => BodyError::Malformed {
                 detail: "The body could not be read.".to_owned(),
             },

@@ -87,8 +87,10 @@ pub(crate) enum ProblemKind {
     MethodNotAllowed,
     AlreadyExists,
     PreconditionFailed,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
+    NotImplemented,
     InsufficientStorage,
     ServiceUnavailable,
     Internal,
@@ -97,7 +99,7 @@ pub(crate) enum ProblemKind {
 impl ProblemKind {
     /// Every kind, for the README's table and its test.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 12] = [
+    pub(crate) const ALL: [Self; 14] = [
         Self::Validation,
         Self::Unauthorized,
         Self::Forbidden,
@@ -105,8 +107,10 @@ impl ProblemKind {
         Self::MethodNotAllowed,
         Self::AlreadyExists,
         Self::PreconditionFailed,
+        Self::RequestTimeout,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::NotImplemented,
         Self::InsufficientStorage,
         Self::ServiceUnavailable,
         Self::Internal,
@@ -121,6 +125,8 @@ impl ProblemKind {
             Self::MethodNotAllowed => "/problems/method-not-allowed",
             Self::AlreadyExists => "/problems/already-exists",
             Self::PreconditionFailed => "/problems/precondition-failed",
+            Self::RequestTimeout => "/problems/request-timeout",
+            Self::NotImplemented => "/problems/not-implemented",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
             Self::InsufficientStorage => "/problems/insufficient-storage",
@@ -138,6 +144,8 @@ impl ProblemKind {
             Self::MethodNotAllowed => "Method not allowed",
             Self::AlreadyExists => "Already exists",
             Self::PreconditionFailed => "Precondition failed",
+            Self::RequestTimeout => "Request timeout",
+            Self::NotImplemented => "Not implemented",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::InsufficientStorage => "Insufficient storage",
@@ -155,6 +163,8 @@ impl ProblemKind {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyExists => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
@@ -294,6 +304,30 @@ impl Problem {
         )
     }
 
+    /// 408: the body did not arrive within the body-read timeout; the connection closes.
+    pub(crate) fn request_timeout(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::RequestTimeout,
+            instance,
+            "The body did not arrive in time: nothing was changed.",
+        )
+    }
+
+    /// 501: the body comes in a transfer coding other than `chunked` (RFC 9112 §6.1).
+    pub(crate) fn transfer_coding(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::NotImplemented,
+            instance,
+            "Transfer-Encoding other than chunked is not supported: send the body with \
+             Content-Length, or chunked.",
+        )
+    }
+
+    /// 400: a header that must appear once is missing or repeated, or its value is malformed.
+    pub(crate) fn invalid_header(instance: &str, name: &str, detail: &str) -> Self {
+        Self::invalid_parameter(instance, name, detail)
+    }
+
     /// 413: the body is over the limit of `limit` bytes.
     pub(crate) fn payload_too_large(instance: &str, limit: usize) -> Self {
         Self::new(
@@ -373,10 +407,35 @@ impl Problem {
 /// What a 503 asks a client to wait, in seconds.
 pub(crate) const RETRY_AFTER_SECONDS: &str = "2";
 
+/// The most offending parts one 400 lists: an error is never much larger than the request that
+/// caused it.
+pub(crate) const MAX_LISTED: usize = 100;
+
+impl Problem {
+    /// This problem with at most `MAX_LISTED` entries in `errors`, and a `detail` that says how
+    /// many there were, rather than naming them all.
+    fn listing_at_most_the_first(mut self) -> Self {
+        if let Some(errors) = self.errors.as_mut()
+            && errors.len() > MAX_LISTED
+        {
+            let more = errors.len() - MAX_LISTED;
+            errors.truncate(MAX_LISTED);
+            self.detail = format!(
+                "{} parts of the request are wrong: `errors` lists the first {MAX_LISTED}, \
+                 and {more} more are not listed.",
+                MAX_LISTED + more
+            );
+        }
+        self
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        // The one place every problem becomes bytes, so the one place the list is bounded.
+        let problem = self.listing_at_most_the_first();
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
         Response::builder()
             .status(status)
             .content_type(PROBLEM_JSON)

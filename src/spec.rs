@@ -10,7 +10,11 @@
 
 use std::sync::{Arc, OnceLock};
 
-use poem::{Endpoint, Request, endpoint::make_sync, http::Method};
+use poem::{
+    Endpoint, Request,
+    endpoint::make_sync,
+    http::{HeaderValue, Method, header},
+};
 use poem_openapi::OpenApiService;
 use serde_json::{Map, Value, json};
 
@@ -115,9 +119,18 @@ impl Spec {
         make_sync(move |request| spec.yaml_form().response(accepted(&request)))
     }
 
+    /// Swagger UI's page, which no other site may frame (a page that acts for its user must not
+    /// be overlaid by another's: clickjacking).
     pub(crate) fn docs_endpoint(&self) -> impl Endpoint + use<> {
         let spec = self.clone();
-        make_sync(move |request| spec.docs_form().response(accepted(&request)))
+        make_sync(move |request| {
+            let mut response = spec.docs_form().response(accepted(&request));
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("frame-ancestors 'none'"),
+            );
+            response
+        })
     }
 }
 

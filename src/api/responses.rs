@@ -71,6 +71,9 @@ pub(crate) enum CreateLanguageResponse {
     /// A language of this name exists already.
     #[oai(status = 409)]
     Conflict(ProblemJson),
+    /// The body did not arrive within the body-read timeout; the connection is closed.
+    #[oai(status = 408)]
+    RequestTimeout(ProblemJson),
     /// The body is over 16 KiB.
     #[oai(status = 413)]
     PayloadTooLarge(ProblemJson),
@@ -103,6 +106,9 @@ pub(crate) enum UpdateLanguageResponse {
     /// `If-Match` does not match the language's current ETag: nothing was changed.
     #[oai(status = 412)]
     PreconditionFailed(ProblemJson),
+    /// The body did not arrive within the body-read timeout; the connection is closed.
+    #[oai(status = 408)]
+    RequestTimeout(ProblemJson),
     /// The body is over 16 KiB.
     #[oai(status = 413)]
     PayloadTooLarge(ProblemJson),
@@ -290,6 +296,7 @@ macro_rules! answer_rejected_bodies {
                 let problem = ProblemJson(error.clone().into_problem(instance));
                 match error {
                     BodyError::TooLarge => Self::PayloadTooLarge(problem),
+                    BodyError::TimedOut => Self::RequestTimeout(problem),
                     BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
                     BodyError::Malformed { .. } | BodyError::Fields(_) => Self::BadRequest(problem),
                 }

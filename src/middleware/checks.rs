@@ -10,8 +10,12 @@ use percent_encoding::percent_decode_str;
 use poem::{
     IntoResponse, Request, Response,
     http::{
-        HeaderValue, Method,
-        header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING},
+        HeaderValue, Method, Version,
+        header::{
+            ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, HOST,
+            TRANSFER_ENCODING,
+        },
+        uri::Authority,
     },
 };
 
@@ -19,6 +23,54 @@ use crate::{
     problem::{Problem, ProblemField},
     routes::{Parameter, Route},
 };
+
+/// The answer to a request whose head a proxy in front could read otherwise than the server
+/// does, checked before anything else:
+/// - a transfer coding other than `chunked` is a 501 (RFC 9112 §6.1): hyper reads `gzip, chunked`
+///   as plain chunked, where a proxy that decodes it sees other bytes (the root of request
+///   smuggling), so the connection closes after it too;
+/// - no `Host` in an HTTP/1.1 request, more than one, or one that is not a host and port, is a
+///   400 (RFC 9112 §3.2);
+/// - two `Authorization` headers are a 400: which of them decides would be a guess.
+pub(super) fn check_head(request: &Request, path: &str) -> Option<Response> {
+    let headers = request.headers();
+    let mut codings = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .filter(|coding| !coding.is_empty());
+    if headers.contains_key(TRANSFER_ENCODING)
+        && !(codings
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case("chunked"))
+            && codings.next().is_none())
+    {
+        let mut response = Problem::transfer_coding(path).into_response();
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Some(response);
+    }
+    let mut hosts = headers.get_all(HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (None, _) if request.version() == Version::HTTP_11 => Some("an HTTP/1.1 request needs one"),
+        (Some(_), Some(_)) => Some("given more than once"),
+        (Some(host), None) if Authority::try_from(host.as_bytes()).is_err() => {
+            Some("must be a host and an optional port")
+        }
+        _ => None,
+    };
+    if let Some(detail) = host {
+        return Some(Problem::invalid_header(path, "Host", detail).into_response());
+    }
+    if headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
+        return Some(
+            Problem::invalid_header(path, "Authorization", "given more than once").into_response(),
+        );
+    }
+    None
+}
 
 /// The 415 for a request whose body has a `Content-Encoding` other than `identity`: the server
 /// reads bodies as they are, and would otherwise read compressed bytes as malformed JSON. Its

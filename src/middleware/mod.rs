@@ -17,7 +17,7 @@ use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 use futures_util::FutureExt;
 use poem::{
     Endpoint, IntoResponse, Request, Response, Result,
-    http::{Method, Uri},
+    http::{HeaderValue, Method, Uri, header::X_CONTENT_TYPE_OPTIONS},
 };
 
 pub(crate) use cors::CorsPolicy;
@@ -62,6 +62,9 @@ impl<E: Endpoint> Layers<E> {
 
     /// The answer to `request`, every error as a problem; CORS on it while CORS is on.
     async fn answer(&self, request: Request, path: &str, route: Option<&Route>) -> Response {
+        if let Some(refusal) = checks::check_head(&request, path) {
+            return refusal;
+        }
         let Some(cors) = &self.cors else {
             return self.guarded(request, path, route).await;
         };
@@ -175,7 +178,10 @@ impl<E: Endpoint> Endpoint for Layers<E> {
             );
         }
         drop(in_flight);
-        response.headers_mut().insert(request_id::REQUEST_ID, id);
+        let headers = response.headers_mut();
+        headers.insert(request_id::REQUEST_ID, id);
+        // No response is to be read as another type than it says (a problem as HTML, say).
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         Ok(response)
     }
 }

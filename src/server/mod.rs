@@ -7,11 +7,21 @@
 //! poem's own server has no header-read timeout, so connections are served here with hyper
 //! directly, and each request handed to the poem endpoint that `app::app` builds.
 
+mod body;
 mod limit;
 mod timed;
 
 use std::{
-    convert::Infallible, future::Future, io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration,
+    convert::Infallible,
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -67,6 +77,7 @@ pub async fn serve(
     let metrics_endpoint = metrics.clone().map(metrics_endpoint);
     let timeouts = Timeouts {
         header_read: config.header_read_timeout(),
+        body_read: config.body_read_timeout(),
         idle: config.idle_timeout(),
     };
     let pool_size = config
@@ -200,8 +211,14 @@ fn metrics_endpoint(metrics: Arc<Metrics>) -> Arc<BoxEndpoint<'static, Response>
 #[derive(Debug, Clone, Copy)]
 struct Timeouts {
     header_read: Duration,
+    body_read: Duration,
     idle: Duration,
 }
+
+/// The longest request head, and the most the connection's read buffer holds: a longer head is a
+/// 431, and a connection that never ends its head holds no more than this (hyper's default buffer
+/// is 400 KiB).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 async fn serve_connection(
     stream: TcpStream,
@@ -215,29 +232,46 @@ async fn serve_connection(
         .slot
         .as_ref()
         .map_or_else(Activity::unwatched, |slot| Arc::clone(&slot.activity));
+    let linger = Arc::new(AtomicBool::new(false));
+    let closing = Arc::clone(&linger);
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let endpoint = Arc::clone(&endpoint);
+        let closing = Arc::clone(&closing);
         async move {
-            let request = (
-                request,
+            let (parts, body) = request.into_parts();
+            let (body, rest) = body::watch(&parts.headers, body, timeouts.body_read);
+            let parts = (
+                parts,
                 LocalAddr(Addr::SocketAddr(local)),
                 RemoteAddr(Addr::SocketAddr(remote)),
                 Scheme::HTTP,
             )
                 .into();
-            let response: hyper::Response<BoxBody<Bytes, io::Error>> =
-                endpoint.get_response(request).await.into();
+            let mut response = endpoint
+                .get_response(poem::Request::from_parts(parts, body))
+                .await;
+            if let Some(rest) = rest
+                && body::settle(&rest, &mut response, timeouts.header_read)
+            {
+                closing.store(true, Ordering::Relaxed);
+            }
+            let response: hyper::Response<BoxBody<Bytes, io::Error>> = response.into();
             Ok::<_, Infallible>(response)
         }
     });
-    let connection = http1::Builder::new().keep_alive(true).serve_connection(
-        TokioIo::new(TimedStream::watched(
-            stream,
-            timeouts,
-            Arc::clone(&activity),
-        )),
-        service,
-    );
+    let connection = http1::Builder::new()
+        .keep_alive(true)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
+        .serve_connection(
+            TokioIo::new(TimedStream::watched(
+                stream,
+                timeouts,
+                Arc::clone(&activity),
+                linger,
+            )),
+            service,
+        );
     tokio::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}

@@ -5,7 +5,10 @@ use std::{
     future::Future,
     io,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -48,7 +51,20 @@ pub(super) struct TimedStream<S> {
     line_empty: bool,
     /// Told when a request begins and when the connection falls idle, for the connection cap.
     activity: Arc<Activity>,
+    /// Set when the server closes the connection while the client may still be sending (an
+    /// early refusal's unread body): the shutdown then lingers.
+    linger: Arc<AtomicBool>,
+    /// Until when a lingering shutdown reads, once it has begun.
+    lingering_until: Option<Instant>,
 }
+
+/// How long a closing connection reads and discards what its client still sends, so that the
+/// kernel does not answer those bytes with a reset that can destroy the response in flight
+/// (RFC 9112 §9.6): time enough for the response to arrive and the client to close.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Reads of a lingering shutdown before it lets other tasks run.
+const LINGER_READS_PER_POLL: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -60,13 +76,21 @@ enum Phase {
 impl<S> TimedStream<S> {
     #[cfg(test)]
     fn new(inner: S, timeouts: Timeouts) -> Self {
-        Self::watched(inner, timeouts, Activity::unwatched())
+        Self::watched(inner, timeouts, Activity::unwatched(), Arc::default())
     }
 
-    /// `inner`, its timeouts enforced, its activity told to `activity`.
-    pub(super) fn watched(inner: S, timeouts: Timeouts, activity: Arc<Activity>) -> Self {
+    /// `inner`, its timeouts enforced, its activity told to `activity`; its shutdown lingers once
+    /// `linger` is set.
+    pub(super) fn watched(
+        inner: S,
+        timeouts: Timeouts,
+        activity: Arc<Activity>,
+        linger: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             activity,
+            linger,
+            lingering_until: None,
             inner,
             timeouts,
             phase: Phase::Head,
@@ -273,14 +297,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
+    /// Closes the sending side; when the server closes while the client may still be sending,
+    /// then reads and discards until the client closes too, for at most `LINGER`.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.lingering_until.is_none() {
+            std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            if !this.linger.load(Ordering::Relaxed) {
+                return Poll::Ready(Ok(()));
+            }
+            let until = later(Instant::now(), LINGER);
+            this.lingering_until = Some(until);
+            this.timer.as_mut().reset(until);
+        }
+        if this.timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        let mut scratch = [0u8; 4096];
+        for _ in 0..LINGER_READS_PER_POLL {
+            let mut discarded = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut discarded) {
+                Poll::Ready(Ok(())) if discarded.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                // Woken by the next bytes, the client's close or the timer.
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // Still sending: let other tasks run before reading on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
 /// `timeout` after `instant`. A timeout too long for the clock to reach (`--idle-timeout
 /// 18446744073709551615`, as good as none) makes a deadline a century away rather than a panic.
-fn later(instant: Instant, timeout: Duration) -> Instant {
+pub(super) fn later(instant: Instant, timeout: Duration) -> Instant {
     const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
     instant
         .checked_add(timeout)
@@ -304,6 +356,7 @@ mod tests {
 
     const TIMEOUTS: Timeouts = Timeouts {
         header_read: Duration::from_secs(10),
+        body_read: Duration::from_secs(30),
         idle: Duration::from_secs(60),
     };
     const MS: Duration = Duration::from_millis(1);
@@ -416,6 +469,7 @@ mod tests {
             server,
             Timeouts {
                 header_read: never,
+                body_read: never,
                 idle: never,
             },
         );
@@ -597,6 +651,7 @@ mod tests {
     async fn an_idle_timeout_shorter_than_the_header_read_one_is_watched_too() {
         read_ahead_ends_at_the_idle_deadline(Timeouts {
             header_read: Duration::from_secs(60),
+            body_read: Duration::from_secs(30),
             idle: Duration::from_secs(10),
         })
         .await;

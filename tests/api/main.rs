@@ -9,6 +9,7 @@ mod deploy;
 mod errors;
 mod get;
 mod helpers;
+mod hostile;
 mod list;
 mod metrics;
 mod patch;

@@ -25,6 +25,8 @@ mod errors;
 mod get;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/hostile.rs"]
+mod hostile;
 #[path = "../api/list.rs"]
 mod list;
 #[path = "../api/metrics.rs"]
