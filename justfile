@@ -57,6 +57,7 @@ conformance:
 clients:
     tests/python/run
     tests/typescript/run
+    tests/openapi-generator/run
 
 # Every benchmark: under load, on PostgreSQL beside pgbench, compression, churn, then the store's
 bench: bench-load bench-postgres bench-compression bench-churn bench-store
