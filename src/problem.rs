@@ -90,6 +90,7 @@ pub(crate) enum ProblemKind {
     RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
+    HeadTooLarge,
     NotImplemented,
     InsufficientStorage,
     ServiceUnavailable,
@@ -99,7 +100,7 @@ pub(crate) enum ProblemKind {
 impl ProblemKind {
     /// Every kind, for the README's table and its test.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 14] = [
+    pub(crate) const ALL: [Self; 15] = [
         Self::Validation,
         Self::Unauthorized,
         Self::Forbidden,
@@ -110,6 +111,7 @@ impl ProblemKind {
         Self::RequestTimeout,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::HeadTooLarge,
         Self::NotImplemented,
         Self::InsufficientStorage,
         Self::ServiceUnavailable,
@@ -127,6 +129,7 @@ impl ProblemKind {
             Self::PreconditionFailed => "/problems/precondition-failed",
             Self::RequestTimeout => "/problems/request-timeout",
             Self::NotImplemented => "/problems/not-implemented",
+            Self::HeadTooLarge => "/problems/request-header-fields-too-large",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
             Self::InsufficientStorage => "/problems/insufficient-storage",
@@ -146,6 +149,7 @@ impl ProblemKind {
             Self::PreconditionFailed => "Precondition failed",
             Self::RequestTimeout => "Request timeout",
             Self::NotImplemented => "Not implemented",
+            Self::HeadTooLarge => "Request header fields too large",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::InsufficientStorage => "Insufficient storage",
@@ -165,6 +169,7 @@ impl ProblemKind {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
@@ -323,6 +328,24 @@ impl Problem {
         )
     }
 
+    /// 431: the request head is over `limit` bytes; the connection closes.
+    pub(crate) fn head_too_large(instance: &str, limit: usize) -> Self {
+        Self::new(
+            ProblemKind::HeadTooLarge,
+            instance,
+            format!("The request head is over {limit} bytes."),
+        )
+    }
+
+    /// 400: the request head is not HTTP/1.1 (or 1.0) that can be read; the connection closes.
+    pub(crate) fn malformed_head(instance: &str) -> Self {
+        Self::invalid(
+            instance,
+            "The request head is malformed: it is not an HTTP/1.1 request line and header fields.",
+            Vec::new(),
+        )
+    }
+
     /// 400: a header that must appear once is missing or repeated, or its value is malformed.
     pub(crate) fn invalid_header(instance: &str, name: &str, detail: &str) -> Self {
         Self::invalid_parameter(instance, name, detail)
@@ -430,12 +453,17 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// The body: the one place every problem becomes bytes, so the one place the list is bounded.
+    pub(crate) fn into_body(self) -> Vec<u8> {
+        serde_json::to_vec(&self.listing_at_most_the_first()).unwrap_or_default()
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        // The one place every problem becomes bytes, so the one place the list is bounded.
-        let problem = self.listing_at_most_the_first();
-        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = self.into_body();
         Response::builder()
             .status(status)
             .content_type(PROBLEM_JSON)

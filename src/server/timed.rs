@@ -18,7 +18,10 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
+use poem::http::StatusCode;
+
 use super::{Timeouts, limit::Activity};
+use crate::problem::{PROBLEM_JSON, Problem};
 
 /// A connection's stream that enforces the header-read and idle timeouts.
 ///
@@ -56,6 +59,9 @@ pub(super) struct TimedStream<S> {
     linger: Arc<AtomicBool>,
     /// Until when a lingering shutdown reads, once it has begun.
     lingering_until: Option<Instant>,
+    /// The problem written in place of hyper's own answer to a head it could not read, as far as
+    /// it is written, and the length of hyper's answer.
+    replacing: Option<(Vec<u8>, usize, usize)>,
 }
 
 /// How long a closing connection reads and discards what its client still sends, so that the
@@ -91,6 +97,7 @@ impl<S> TimedStream<S> {
             activity,
             linger,
             lingering_until: None,
+            replacing: None,
             inner,
             timeouts,
             phase: Phase::Head,
@@ -265,12 +272,82 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> TimedStream<S> {
+    /// Whether hyper is answering a head it could not read, which no request exists for the
+    /// application to answer: it writes `bytes` at the start of an answer (not idle, where a
+    /// later write of an answer already begun goes). Then the stream writes a problem in its
+    /// place (`hyper_len` bytes long), so that this error too is `application/problem+json`.
+    fn replaces(&mut self, bytes: &[u8], hyper_len: usize) -> bool {
+        if self.replacing.is_none()
+            && self.phase != Phase::Idle
+            && let Some(problem) = hyper_refusal(bytes)
+        {
+            self.replacing = Some((problem, 0, hyper_len));
+        }
+        self.replacing.is_some()
+    }
+
+    /// Writes on the problem that replaces hyper's answer; once it is all written, tells hyper
+    /// that its own answer was.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let Some((problem, written, hyper_len)) = self.replacing.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        while *written < problem.len() {
+            match std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &problem[*written..]))
+            {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(count) => *written += count,
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+        let answered = *hyper_len;
+        self.replacing = None;
+        Poll::Ready(Ok(answered))
+    }
+}
+
+/// hyper's answer to a head it cannot read is a 4xx head with an empty body and no request id
+/// (every answer of the application has one): the problem to send in its place, a whole
+/// response that closes the connection. The path is unknown, so `instance` is `/`.
+fn hyper_refusal(bytes: &[u8]) -> Option<Vec<u8>> {
+    let status = bytes.strip_prefix(b"HTTP/1.1 4")?;
+    let head = &bytes[..memchr::memmem::find(bytes, b"\r\n\r\n")?];
+    if memchr::memmem::find(head, b"content-length: 0\r\n").is_none()
+        || memchr::memmem::find(head, b"x-request-id").is_some()
+    {
+        return None;
+    }
+    let problem = if status.starts_with(b"31 ") {
+        Problem::head_too_large("/", super::MAX_HEAD_BYTES)
+    } else {
+        Problem::malformed_head("/")
+    };
+    let status = problem.status;
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("Bad Request");
+    let body = problem.into_body();
+    let mut response = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: {PROBLEM_JSON}\r\ncontent-length: {}\r\n\
+         connection: close\r\nx-content-type-options: nosniff\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
+    Some(response)
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.replaces(buf, buf.len()) {
+            return self.poll_replacement(cx);
+        }
         let written = Pin::new(&mut self.inner).poll_write(cx, buf);
         self.wrote(&written, buf, false);
         written
@@ -281,10 +358,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         let mut slices = bufs.iter().skip_while(|buf| buf.is_empty());
         let first = slices.next().map_or(&[][..], |buf| &buf[..]);
         let more = slices.any(|buf| !buf.is_empty());
+        if self.replaces(first, bufs.iter().map(|buf| buf.len()).sum()) {
+            return self.poll_replacement(cx);
+        }
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         self.wrote(&written, first, more);
         written
     }
@@ -626,6 +706,26 @@ mod tests {
             assert_waiting(&mut stream, "a millisecond before the idle timeout");
             advance(MS).await;
             assert_timed_out(&mut stream, "idle after the final response");
+        }
+    }
+
+    #[test]
+    fn only_hypers_own_refusals_are_replaced_by_a_problem() {
+        let hyper = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let replaced = String::from_utf8(hyper_refusal(hyper).expect("replaced")).expect("text");
+        assert!(replaced.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(replaced.contains("content-type: application/problem+json\r\n"));
+        let body = replaced.split_once("\r\n\r\n").expect("a body").1;
+        let length = format!("content-length: {}\r\n", body.len());
+        assert!(replaced.contains(&length), "{replaced}");
+        // The application's answers carry a request id; a body is not a head.
+        for answer in [
+            &b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nx-request-id: a\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n",
+            RESPONSE,
+        ] {
+            assert!(hyper_refusal(answer).is_none(), "{answer:?}");
         }
     }
 

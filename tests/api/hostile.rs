@@ -21,40 +21,38 @@ async fn connect(app: &TestApp) -> TcpStream {
         .expect("connect")
 }
 
-/// Reads one response with a `content-length` body off `stream`, within 10 s.
+/// Reads one response with a `content-length` body off `stream`, within 10 s, and nothing after
+/// it: the head a byte at a time, then the body, so that a pipelined response stays unread.
 async fn read_one(stream: &mut TcpStream) -> RawResponse {
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 8192];
-    loop {
-        if let Some(split) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-            let length = head
-                .to_ascii_lowercase()
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:").map(str::to_owned))
-                .and_then(|length| length.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if answer.len() >= split + 4 + length {
-                let status = head
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|code| code.parse().ok())
-                    .expect("a status");
-                let body = answer[split + 4..split + 4 + length].to_vec();
-                return RawResponse { status, head, body };
-            }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let byte = stream.read_u8().await.unwrap_or_else(|error| {
+                panic!(
+                    "closed without an answer ({error}): {}",
+                    String::from_utf8_lossy(&head)
+                )
+            });
+            head.push(byte);
         }
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
-            .await
-            .expect("an answer within 10 s")
-            .expect("read");
-        assert!(
-            read > 0,
-            "closed without an answer: {}",
-            String::from_utf8_lossy(&answer)
-        );
-        answer.extend_from_slice(&buffer[..read]);
-    }
+        let head = String::from_utf8_lossy(&head[..head.len() - 4]).into_owned();
+        let length = head
+            .to_ascii_lowercase()
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:").map(str::to_owned))
+            .and_then(|length| length.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).await.expect("the body");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status");
+        RawResponse { status, head, body }
+    })
+    .await
+    .expect("an answer within 10 s")
 }
 
 fn says_close(response: &RawResponse) -> bool {
@@ -250,6 +248,67 @@ async fn a_head_over_64_kib_is_a_431() {
     let _ = stream.write_all(&request).await;
     let answer = read_one(&mut stream).await;
     assert_eq!(answer.status, 431, "{}", answer.head);
+    assert_problem_and_closed(&answer, "/problems/request-header-fields-too-large");
+    assert!(closed_within(&mut stream, Duration::from_secs(10)).await);
+}
+
+/// An answer written below the application, to a head that could not be read: a problem like any
+/// other error, and the connection closes.
+fn assert_problem_and_closed(answer: &RawResponse, kind: &str) {
+    let head = answer.head.to_ascii_lowercase();
+    assert!(
+        head.contains("\r\ncontent-type: application/problem+json"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nx-content-type-options: nosniff"),
+        "{head}"
+    );
+    assert!(says_close(answer), "{head}");
+    let problem = answer.json();
+    assert_eq!(problem["type"], kind);
+    assert_eq!(problem["status"], answer.status);
+}
+
+#[tokio::test]
+async fn a_head_that_cannot_be_read_is_a_400_problem_never_a_5xx() {
+    let app = spawn_app().await;
+    for request in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET / HTTP/2.0\r\nHost: test\r\n\r\n",
+        b"GET / HTTP/1.2\r\nHost: test\r\n\r\n",
+        b"GET /\x01 HTTP/1.1\r\nHost: test\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+    ] {
+        let mut stream = connect(&app).await;
+        stream.write_all(request).await.expect("request");
+        let answer = read_one(&mut stream).await;
+        assert_eq!(answer.status, 400, "{}", String::from_utf8_lossy(request));
+        assert_problem_and_closed(&answer, "/problems/validation");
+    }
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_each_by_the_application() {
+    let app = spawn_app().await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(
+            b"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .await
+        .expect("two requests");
+    let first = read_one(&mut stream).await;
+    assert_eq!(first.status, 404);
+    assert_eq!(first.json()["type"], "/problems/not-found");
+    stream
+        .write_all(b"GET /programming_languages/Nowhere HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .expect("a third");
+    assert_eq!(read_one(&mut stream).await.status, 200);
+    let third = read_one(&mut stream).await;
+    assert_eq!(third.status, 404);
+    assert_eq!(third.json()["instance"], "/programming_languages/Nowhere");
 }
 
 #[tokio::test]
