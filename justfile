@@ -82,3 +82,12 @@ bench-compression:
 # memory per language; PostgreSQL at 1,000 and 1,000,000 rows, on the development database
 bench-store:
     PROG_LANG_API_TEST_DATABASE_URL="$(tests/postgres/cluster start target/dev-postgres)" cargo bench --bench store
+
+# Fuzz TARGET for SECONDS with cargo-fuzz (nightly; installs cargo-fuzz when missing): the
+# committed corpus fuzz/corpus/TARGET seeds it, new inputs go to fuzz/target/corpus/TARGET, a crash
+# to fuzz/artifacts/TARGET. Targets: json_body query path conditional accept_encoding page_token
+# authorization request. `cargo test --test corpora` replays the committed corpora on stable.
+fuzz TARGET SECONDS="60":
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    mkdir -p fuzz/target/corpus/{{TARGET}}
+    cargo +nightly fuzz run -O {{TARGET}} fuzz/target/corpus/{{TARGET}} fuzz/corpus/{{TARGET}} -- -max_total_time={{SECONDS}}

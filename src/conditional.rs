@@ -81,7 +81,7 @@ impl EntityTags {
 
     /// Parses the field value: `*` alone, or a comma-separated list of entity tags (empty list
     /// elements are allowed, as RFC 9110 §5.6.1 asks of recipients).
-    fn parse(value: &str) -> Option<Self> {
+    pub(crate) fn parse(value: &str) -> Option<Self> {
         if value.trim() == "*" {
             return Some(Self::Any);
         }

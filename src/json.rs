@@ -179,7 +179,7 @@ async fn read<T: StrictBody>(
 /// field is read on its own (so one field's mistake does not hide the next), then the rules of
 /// the resource are checked on those that were read, and the fields the schema requires that are
 /// absent are named last.
-fn parse<T: StrictBody>(bytes: &[u8]) -> std::result::Result<T, BodyError> {
+pub(crate) fn parse<T: StrictBody>(bytes: &[u8]) -> std::result::Result<T, BodyError> {
     must_be_an_object(bytes)?;
     // The usual case, a valid body, costs serde two passes and nothing else: what the passes
     // accept, the field-by-field reading below would accept too.

@@ -25,6 +25,8 @@ mod app;
 mod compression;
 mod conditional;
 mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 mod json;
 mod language;
 mod logging;

@@ -98,7 +98,7 @@ pub(super) fn check_content_encoding(request: &Request, path: &str) -> Option<Re
 }
 
 /// The 400 for a path parameter of `path` (on `route`) that is not valid percent-encoded UTF-8.
-pub(super) fn check_path(route: &Route, path: &str) -> Option<Problem> {
+pub(crate) fn check_path(route: &Route, path: &str) -> Option<Problem> {
     let (name, _) = route
         .parameter_values(path)
         .find(|(_, raw)| decode_segment(raw).is_none())?;
@@ -112,7 +112,7 @@ pub(super) fn check_path(route: &Route, path: &str) -> Option<Problem> {
 /// The 400 for a query with parameters the operation of `method` on `route` does not take, gives
 /// more than once, leaves empty or gives a value its schema does not allow, naming each once; and
 /// the query without any pair of those, for the operation to read what is left.
-pub(super) fn check_query(
+pub(crate) fn check_query(
     route: &Route,
     method: &Method,
     path: &str,
@@ -128,7 +128,7 @@ pub(super) fn check_query(
 
 /// The text of a percent-encoded path segment, if every `%` starts an escape and the bytes are
 /// UTF-8.
-fn decode_segment(raw: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn decode_segment(raw: &str) -> Option<Cow<'_, str>> {
     let bytes = raw.as_bytes();
     let well_formed = bytes.iter().enumerate().all(|(index, &byte)| {
         byte != b'%'

@@ -6,7 +6,7 @@
 //! Each concern lives in its own file; this one only orders them.
 
 mod access_log;
-mod checks;
+pub(crate) mod checks;
 mod cors;
 mod errors;
 mod request_id;

@@ -37,7 +37,7 @@ impl WriteTokens {
     }
 
     /// Whether `request` carries `Authorization: Bearer <token>` with one of the tokens.
-    pub(super) fn admit(&self, request: &Request) -> bool {
+    pub(crate) fn admit(&self, request: &Request) -> bool {
         // The scheme name is case-insensitive (RFC 9110 §11.1).
         request
             .headers()
