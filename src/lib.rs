@@ -15,8 +15,9 @@
 //!   write tokens, request checks, compression.
 //! - `spec`: the published document, with the corrections poem-openapi cannot express.
 //! - `app`: the only module that wires everything together.
-//! - `config`: every setting; `server`: connections, their timeouts and cap, graceful drain;
-//!   `logging`: log lines written off the request's path.
+//! - `config`: every setting; `server`: connections, their timeouts and cap, the bodies an early
+//!   answer left unread, graceful drain; `logging`: log lines written off the request's path.
+//! - `fuzzing`: the fuzz targets' entry points (`fuzz/`), each with its invariants.
 //!
 //! `main.rs` only parses `Config`, starts logging, binds and calls `serve`.
 

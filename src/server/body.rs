@@ -1,9 +1,9 @@
 //! A request's body as the connection hands it to the application: it must arrive within the
-//! body-read timeout, and what the application leaves unread is settled after its answer, the one
-//! rule for every early refusal (401, 404, 405, 413, 415...): drained, so that the connection is
-//! kept, or the answer says `Connection: close` and the connection closes after a lingering read
-//! (RFC 9112 §9.6). A client that sends its head and body apart never finds its connection closed
-//! without warning.
+//! body-read timeout, and what the application leaves unread is settled after its answer, one rule
+//! for every early refusal (401, 404, 405, 413, 415...): read and discarded after the answer, so
+//! that the connection serves the next request, or the answer says `Connection: close` and the
+//! connection closes after a lingering read (RFC 9112 §9.6; `timed.rs`). A client that sends its
+//! head and body apart never finds its connection closed without warning.
 
 use std::{
     io,

@@ -180,23 +180,22 @@ async fn a_client_waiting_for_100_continue_is_refused_with_connection_close() {
     assert!(closed_within(&mut stream, Duration::from_secs(10)).await);
 }
 
+/// A create whose head announces 60 bytes of body, of which only `sent` come.
+async fn stalled_create(app: &TestApp, sent: &[u8]) -> TcpStream {
+    let mut stream = connect(app).await;
+    let json = "Content-Type: application/json\r\n";
+    stream
+        .write_all(&head("POST", "/programming_languages", json, 60))
+        .await
+        .expect("head");
+    stream.write_all(sent).await.expect("part of the body");
+    stream
+}
+
 #[tokio::test]
 async fn a_body_that_stops_arriving_gets_a_408_problem_and_its_connection_is_closed() {
     let app = spawn_app_with(with(|c| c.body_read_timeout_secs = 1)).await;
-    let mut stream = connect(&app).await;
-    stream
-        .write_all(&head(
-            "POST",
-            "/programming_languages",
-            "Content-Type: application/json\r\n",
-            60,
-        ))
-        .await
-        .expect("head");
-    stream
-        .write_all(br#"{"name": "Stalled""#)
-        .await
-        .expect("part");
+    let mut stream = stalled_create(&app, br#"{"name": "Stalled""#).await;
     let answer = read_one(&mut stream).await;
     assert_eq!(answer.status, 408, "{}", answer.head);
     assert!(says_close(&answer), "{}", answer.head);
@@ -219,18 +218,7 @@ async fn stalled_bodies_cannot_hold_every_connection() {
     .await;
     let mut stalled = Vec::new();
     for _ in 0..4 {
-        let mut stream = connect(&app).await;
-        stream
-            .write_all(&head(
-                "POST",
-                "/programming_languages",
-                "Content-Type: application/json\r\n",
-                60,
-            ))
-            .await
-            .expect("head");
-        stream.write_all(b"{").await.expect("part");
-        stalled.push(stream);
+        stalled.push(stalled_create(&app, b"{").await);
     }
     let response = tokio::time::timeout(Duration::from_secs(20), app.get("/healthz"))
         .await
