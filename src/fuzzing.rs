@@ -127,7 +127,8 @@ pub fn accept_encoding(data: &[u8]) {
     let Some(coding) = Accepted::parse(&headers).for_each_request() else {
         return;
     };
-    let text = value.to_str().unwrap_or_default();
+    // Coding names are case-insensitive (RFC 9110 §8.4.1).
+    let text = value.to_str().unwrap_or_default().to_ascii_lowercase();
     assert!(
         text.contains(coding.token()) || text.contains('*'),
         "{coding:?} chosen from {text:?}"
