@@ -87,7 +87,7 @@ impl<E: Endpoint> Layers<E> {
                 && !method.is_safe()
                 && !tokens.admit(&request)
             {
-                return tokens::refusal(path);
+                return tokens::refusal(&request, path);
             }
             if let Some(refusal) = checks::check_content_encoding(&request, path) {
                 return refusal;

@@ -38,23 +38,35 @@ impl WriteTokens {
 
     /// Whether `request` carries `Authorization: Bearer <token>` with one of the tokens.
     pub(crate) fn admit(&self, request: &Request) -> bool {
-        // The scheme name is case-insensitive (RFC 9110 §11.1).
-        request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes)
-            .filter(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "))
-            .map(|value| value[7..].trim_ascii())
-            .is_some_and(|token| self.accepts(token))
+        presented(request).is_some_and(|token| self.accepts(token))
     }
 }
 
-/// The 401 for a write without a valid token: nothing was done.
-pub(super) fn refusal(instance: &str) -> Response {
+/// The token of `request`'s `Authorization: Bearer <token>`, if it sends one. The scheme name is
+/// case-insensitive (RFC 9110 §11.1).
+fn presented(request: &Request) -> Option<&[u8]> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes)
+        .filter(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "))
+        .map(|value| value[7..].trim_ascii())
+        .filter(|token| !token.is_empty())
+}
+
+/// The 401 for a write of `request` without a valid token: nothing was done. A token that was
+/// sent and is not valid is named as such (RFC 6750 §3.1), so that a client can tell a wrong
+/// token from a missing one.
+pub(super) fn refusal(request: &Request, instance: &str) -> Response {
     let mut response = Problem::unauthorized(instance).into_response();
+    let challenge = if presented(request).is_some() {
+        HeaderValue::from_static("Bearer error=\"invalid_token\"")
+    } else {
+        HeaderValue::from_static("Bearer")
+    };
     response
         .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        .insert(header::WWW_AUTHENTICATE, challenge);
     response
 }
 

@@ -55,10 +55,16 @@ async fn with_tokens_writes_need_one_and_reads_stay_open() {
                 request = request.header("Authorization", authorization);
             }
             let response = request.send().await.expect("write");
+            // A token that was sent and is wrong is named as such (RFC 6750 §3.1).
+            let challenge = if authorization == Some("Bearer wrong") {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
+            };
             assert_eq!(
                 response.headers()["www-authenticate"],
-                "Bearer",
-                "{method} {path}"
+                challenge,
+                "{method} {path} {authorization:?}"
             );
             problem(
                 response,
