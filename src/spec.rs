@@ -226,7 +226,9 @@ fn secure(operation: &mut Value) {
                 "description": "Write tokens are configured and the request has no valid one: \
                                 nothing was changed.",
                 "headers": {"WWW-Authenticate": {
-                    "description": "`Bearer`: the scheme the token goes in.",
+                    "description": "`Bearer`: the scheme the token goes in; \
+                                    `Bearer error=\"invalid_token\"` when a token was sent and is \
+                                    not valid (RFC 6750).",
                     "required": true,
                     "schema": {"type": "string"}
                 }},
