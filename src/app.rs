@@ -47,7 +47,10 @@ pub(crate) fn openapi(config: &Config) -> OpenApiService<Api, ()> {
         .description(
             "Programming languages, their publication years and contributions: list them, \
              filter them by year, and create, read, update and delete them by name. \
-             Errors are RFC 9457 problem details (`application/problem+json`).",
+             Errors are RFC 9457 problem details (`application/problem+json`). \
+             A name goes in the path as it is typed here (`PL/I`); a client that builds URLs \
+             itself percent-encodes it (`/programming_languages/PL%2FI`). When the server has \
+             write tokens, creates, updates and deletes need one: use Authorize.",
         )
         .contact(contact(config, public_url))
         .license(LicenseObject::new(env!("CARGO_PKG_LICENSE")).url(LICENSE_URL))

@@ -104,12 +104,15 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The tags' descriptions stay a few words long: Swagger UI sets them beside the tag's name, and
+/// a long one is squeezed to a letter a line in a narrow window. The long text is the API's
+/// description (`app::openapi`).
 #[derive(Tags)]
 enum Tag {
-    /// Programming languages: their names, publication years and contributions.
+    /// Languages, by name.
     #[oai(rename = "programming languages")]
     Languages,
-    /// The service itself.
+    /// Health checks.
     #[oai(rename = "service")]
     Service,
 }
@@ -122,8 +125,8 @@ pub(crate) struct Api;
 impl Api {
     /// List programming languages
     ///
-    /// Languages in insertion order, as the tutorial's dict keeps them: a deleted and re-created
-    /// language goes to the end, an updated one keeps its place. `after_year` and `before_year` are
+    /// Languages in the order they were created: a deleted and re-created language goes to the
+    /// end, an updated one keeps its place. `after_year` and `before_year` are
     /// exclusive bounds on the publication year. Results come in pages of `limit`; when more
     /// follow, `next_page_token` is set: pass it as `page_token`, with the same year filters, for
     /// the next page. A walk over all pages returns every language that exists throughout it
@@ -187,9 +190,10 @@ impl Api {
 
     /// Get a programming language
     ///
-    /// The language with exactly this name (case-sensitive). Percent-encode the name in the path:
-    /// `PL/I` is `/programming_languages/PL%2FI`. The `ETag` identifies this state of the language:
-    /// send it back in `If-None-Match` to get `304 Not Modified` while it has not changed.
+    /// The language with exactly this name (case-sensitive). Here, type the name as it is; a
+    /// client that builds the URL itself percent-encodes it: `PL/I` is
+    /// `/programming_languages/PL%2FI`. The `ETag` identifies this state of the language: send it
+    /// back in `If-None-Match` to get `304 Not Modified` while it has not changed.
     #[oai(
         path = "/programming_languages/:name",
         method = "get",
@@ -199,7 +203,8 @@ impl Api {
     async fn get_language(
         &self,
         cx: Context<'_>,
-        /// The language's name, percent-encoded.
+        /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
+        /// percent-encoded (`PL%2FI`).
         name: Path<String>,
         /// `*` or ETags (weak comparison): answer 304 without a body when one matches.
         #[oai(name = "If-None-Match")]
@@ -257,7 +262,7 @@ impl Api {
 
     /// Update a programming language
     ///
-    /// Changes the fields the body gives and keeps the others, as the tutorial's PUT does:
+    /// A partial update, as PATCH is: changes the fields the body gives and keeps the others.
     /// `{"contribution": "The JVM"}` changes only the contribution, `{}` changes nothing. A `name`
     /// in the body must be the one in the path: a rename is a delete and a create. Send the ETag
     /// you read in `If-Match` so that a change made meanwhile is not overwritten (412 instead).
@@ -270,7 +275,8 @@ impl Api {
     async fn update_language(
         &self,
         cx: Context<'_>,
-        /// The language's name, percent-encoded.
+        /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
+        /// percent-encoded (`PL%2FI`).
         name: Path<String>,
         /// `*` or ETags (strong comparison): change the language only if one matches, else 412.
         #[oai(name = "If-Match")]
@@ -295,7 +301,8 @@ impl Api {
     async fn patch_language(
         &self,
         cx: Context<'_>,
-        /// The language's name, percent-encoded.
+        /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
+        /// percent-encoded (`PL%2FI`).
         name: Path<String>,
         /// `*` or ETags (strong comparison): change the language only if one matches, else 412.
         #[oai(name = "If-Match")]
@@ -307,8 +314,8 @@ impl Api {
 
     /// Delete a programming language
     ///
-    /// Removes the language and returns it as it was, as the tutorial does. With `If-Match`, only
-    /// if the language is still in the state you read (412 otherwise).
+    /// Removes the language and returns it as it was. With `If-Match`, only if the language is
+    /// still in the state you read (412 otherwise).
     #[oai(
         path = "/programming_languages/:name",
         method = "delete",
@@ -318,7 +325,8 @@ impl Api {
     async fn delete_language(
         &self,
         cx: Context<'_>,
-        /// The language's name, percent-encoded.
+        /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
+        /// percent-encoded (`PL%2FI`).
         name: Path<String>,
         /// `*` or ETags (strong comparison): delete the language only if one matches, else 412.
         #[oai(name = "If-Match")]

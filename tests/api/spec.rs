@@ -251,3 +251,30 @@ async fn health_answers_ok() {
     let body = json_body(app.get("/healthz").await, StatusCode::OK).await;
     assert_eq!(body, serde_json::json!({"status": "ok"}));
 }
+
+#[tokio::test]
+async fn the_documentation_speaks_of_the_api_in_its_own_terms_and_reads_in_a_narrow_window() {
+    let app = spawn_app().await;
+    let spec = json_body(app.get("/openapi.json").await, StatusCode::OK).await;
+    // The reader has never seen the tutorial this API began as.
+    let text = spec.to_string().to_lowercase();
+    assert!(
+        !text.contains("tutorial"),
+        "a description speaks of a tutorial"
+    );
+    // Swagger UI sets a tag's description beside its name: a long one is squeezed to a letter a
+    // line in a narrow window.
+    for tag in spec["tags"].as_array().expect("tags") {
+        let description = tag["description"].as_str().unwrap_or_default();
+        assert!(description.len() <= 30, "tag description {description:?}");
+    }
+    // What a user of the page types is the name as it is; percent-encoding is for clients that
+    // build URLs themselves.
+    let name = &spec["paths"]["/programming_languages/{name}"]["get"]["parameters"][0];
+    assert_eq!(name["name"], "name");
+    let advice = name["description"].as_str().expect("a description");
+    assert!(
+        advice.contains("as it is") && advice.contains("PL%2FI"),
+        "{advice}"
+    );
+}
