@@ -307,6 +307,17 @@ const SEED: [(&str, i32, &str); 8] = [
     ),
 ];
 
+/// A language a new store does not hold: the example of a create's body, so that Swagger UI's
+/// "Execute" on it creates a language the first time rather than meeting a 409.
+pub(crate) fn new_language_example() -> Language {
+    Language {
+        name: "Rust".into(),
+        publication_year: 2015,
+        contribution: "ownership and borrowing: memory safety without a garbage collector"
+            .to_owned(),
+    }
+}
+
 /// The seed languages, in the tutorial's order.
 pub(crate) fn seed() -> Vec<Language> {
     SEED.iter()

@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     api::Api,
     compression::{Accepted, Precompressed},
+    language::new_language_example,
     problem::PROBLEM_JSON,
 };
 
@@ -139,6 +140,9 @@ fn accepted(request: &Request) -> Accepted {
     request.data::<Accepted>().copied().unwrap_or_default()
 }
 
+/// The schema of a whole language.
+const LANGUAGE_SCHEMA: &str = "#/components/schemas/Language";
+
 /// The name of the security scheme of writes.
 const WRITE_TOKEN_SCHEME: &str = "writeToken";
 
@@ -172,9 +176,22 @@ fn correct(document: &mut Value) {
             );
         }
         if let Some(content) = operation
-            .pointer("/requestBody/content")
-            .and_then(Value::as_object)
+            .pointer_mut("/requestBody/content")
+            .and_then(Value::as_object_mut)
         {
+            // A body that is a whole language (the create's) is exemplified by one the store
+            // does not start with: the schema's example, a seed language, would meet a 409 on
+            // Swagger UI's first "Execute".
+            for media in content.values_mut() {
+                if media.pointer("/schema/$ref").and_then(Value::as_str) == Some(LANGUAGE_SCHEMA)
+                    && let Some(media) = media.as_object_mut()
+                {
+                    media.insert(
+                        "example".to_owned(),
+                        serde_json::to_value(new_language_example()).unwrap_or_default(),
+                    );
+                }
+            }
             request_schemas.extend(
                 content
                     .values()

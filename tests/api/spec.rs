@@ -278,3 +278,21 @@ async fn the_documentation_speaks_of_the_api_in_its_own_terms_and_reads_in_a_nar
         "{advice}"
     );
 }
+
+#[tokio::test]
+async fn the_create_example_posted_as_it_is_to_a_fresh_server_is_created() {
+    let app = spawn_app().await;
+    let spec = json_body(app.get("/openapi.json").await, StatusCode::OK).await;
+    let example = &spec["paths"]["/programming_languages"]["post"]["requestBody"]["content"]["application/json"]
+        ["example"];
+    assert!(example.is_object(), "{spec}");
+    let response = app.create(example).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created = json_body(response, StatusCode::CREATED).await;
+    assert_eq!(&created, example);
+    // Responses still show a seed language, one a reader finds in the list.
+    assert_eq!(
+        spec["components"]["schemas"]["Language"]["example"]["name"],
+        "COBOL"
+    );
+}
