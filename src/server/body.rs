@@ -8,7 +8,7 @@
 use std::{
     io,
     pin::Pin,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError, atomic::Ordering},
     task::{Context, Poll},
     time::Duration,
 };
@@ -21,10 +21,12 @@ use hyper::{
 };
 use tokio::time::{Instant, Sleep};
 
-use super::timed::later;
+use super::timed::{Told, later};
 
 /// The most of a body left unread that is read and discarded to keep its connection, as Go's
-/// net/http does; a longer rest is cheaper to refuse by closing.
+/// net/http does; a longer rest is cheaper to refuse by closing. Only a rest of a known length
+/// (`Content-Length`) is drained: a chunked one could turn out longer after the answer said the
+/// connection stays.
 pub(super) const DRAIN_LIMIT_BYTES: u64 = 256 * 1024;
 
 /// A request's body, timed from the end of its head; what is left of it when the application is
@@ -141,18 +143,19 @@ fn lock(rest: &Mutex<Rest>) -> std::sync::MutexGuard<'_, Rest> {
     rest.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Settles what the application left of a request's body once `response` answers it. The rest
-/// is drained after the answer, up to `DRAIN_LIMIT_BYTES` within `drain_timeout`, so that a client
-/// that waits for the answer before it sends its body (or sends it in a later write) keeps its
-/// connection: the connection goes on to the next request once the rest is read, and closes if it
-/// does not come in time. A rest known to be longer, a body that timed out, or one that a client
-/// waiting for `100 Continue` never sent, marks `response` `Connection: close` instead. Whether
-/// the connection is to close.
+/// Settles what the application left of a request's body once `response` answers it, and tells
+/// the connection's stream (`told`) what follows. A rest of a known length up to
+/// `DRAIN_LIMIT_BYTES` is read and discarded after the answer, within `drain_timeout`, so that a
+/// client that sends its body after the answer (or in a later write) keeps its connection: the
+/// connection goes on to the next request once the rest is read. Any other rest (longer, of an
+/// unknown length, timed out, or never sent by a client that waits for `100 Continue`) marks
+/// `response` `Connection: close`, and the close lingers.
 pub(super) fn settle(
     rest: &Mutex<Rest>,
     response: &mut poem::Response,
     drain_timeout: Duration,
-) -> bool {
+    told: Arc<Told>,
+) {
     let (unread, waits_for_continue, timed_out) = {
         let mut rest = lock(rest);
         (
@@ -165,36 +168,46 @@ pub(super) fn settle(
         .headers()
         .get(CONNECTION)
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
-    if closing {
-        return true;
-    }
-    match unread {
-        None if !timed_out => return false,
-        Some(unread) if !waits_for_continue && unread.size_hint().lower() <= DRAIN_LIMIT_BYTES => {
-            tokio::spawn(drain(unread, drain_timeout));
-            return false;
+    if !closing {
+        match unread {
+            None if !timed_out => return,
+            Some(unread)
+                if !waits_for_continue
+                    && unread
+                        .size_hint()
+                        .exact()
+                        .is_some_and(|length| length <= DRAIN_LIMIT_BYTES) =>
+            {
+                // Set before the answer goes out, so before any of the rest is read.
+                told.draining.store(true, Ordering::Relaxed);
+                tokio::spawn(drain(unread, drain_timeout, told));
+                return;
+            }
+            _ => {}
         }
-        _ => {}
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    response
-        .headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("close"));
-    true
+    told.linger.store(true, Ordering::Relaxed);
 }
 
-/// Reads `body` to its end and discards it, for at most `DRAIN_LIMIT_BYTES` and `timeout`; past
-/// either, it lets go of the body, and the connection closes.
-async fn drain(mut body: Incoming, timeout: Duration) {
+/// Reads `body` to its end and discards it, within `timeout`; if it does not end in time, lets go
+/// of it, and the connection closes, lingering.
+async fn drain(mut body: Incoming, timeout: Duration, told: Arc<Told>) {
     let read = async {
-        let mut left = DRAIN_LIMIT_BYTES;
-        while let Some(Ok(frame)) = body.frame().await {
-            if let Some(data) = frame.data_ref() {
-                let Some(rest) = left.checked_sub(data.len() as u64) else {
-                    return;
-                };
-                left = rest;
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                return false;
             }
         }
+        true
     };
-    let _ = tokio::time::timeout_at(later(Instant::now(), timeout), read).await;
+    let ended = tokio::time::timeout_at(later(Instant::now(), timeout), read)
+        .await
+        .unwrap_or(false);
+    if !ended {
+        told.linger.store(true, Ordering::Relaxed);
+    }
+    told.draining.store(false, Ordering::Relaxed);
 }

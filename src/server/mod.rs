@@ -12,16 +12,7 @@ mod limit;
 mod timed;
 
 use std::{
-    convert::Infallible,
-    future::Future,
-    io,
-    net::SocketAddr,
-    pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
+    convert::Infallible, future::Future, io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration,
 };
 
 use bytes::Bytes;
@@ -41,7 +32,7 @@ use tokio::{
 };
 
 use limit::{Activity, Connections, EveryMinute, Slot};
-use timed::TimedStream;
+use timed::{TimedStream, Told};
 
 use crate::{
     app,
@@ -232,11 +223,11 @@ async fn serve_connection(
         .slot
         .as_ref()
         .map_or_else(Activity::unwatched, |slot| Arc::clone(&slot.activity));
-    let linger = Arc::new(AtomicBool::new(false));
-    let closing = Arc::clone(&linger);
+    let told = Arc::new(Told::default());
+    let stream_told = Arc::clone(&told);
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let endpoint = Arc::clone(&endpoint);
-        let closing = Arc::clone(&closing);
+        let told = Arc::clone(&told);
         async move {
             let (parts, body) = request.into_parts();
             let (body, rest) = body::watch(&parts.headers, body, timeouts.body_read);
@@ -250,10 +241,8 @@ async fn serve_connection(
             let mut response = endpoint
                 .get_response(poem::Request::from_parts(parts, body))
                 .await;
-            if let Some(rest) = rest
-                && body::settle(&rest, &mut response, timeouts.header_read)
-            {
-                closing.store(true, Ordering::Relaxed);
+            if let Some(rest) = rest {
+                body::settle(&rest, &mut response, timeouts.header_read, told);
             }
             let response: hyper::Response<BoxBody<Bytes, io::Error>> = response.into();
             Ok::<_, Infallible>(response)
@@ -268,7 +257,7 @@ async fn serve_connection(
                 stream,
                 timeouts,
                 Arc::clone(&activity),
-                linger,
+                stream_told,
             )),
             service,
         );

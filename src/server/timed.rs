@@ -54,14 +54,24 @@ pub(super) struct TimedStream<S> {
     line_empty: bool,
     /// Told when a request begins and when the connection falls idle, for the connection cap.
     activity: Arc<Activity>,
-    /// Set when the server closes the connection while the client may still be sending (an
-    /// early refusal's unread body): the shutdown then lingers.
-    linger: Arc<AtomicBool>,
+    /// What the connection's service tells the stream.
+    told: Arc<Told>,
     /// Until when a lingering shutdown reads, once it has begun.
     lingering_until: Option<Instant>,
     /// The problem written in place of hyper's own answer to a head it could not read, as far as
     /// it is written, and the length of hyper's answer.
     replacing: Option<(Vec<u8>, usize, usize)>,
+}
+
+/// What a connection's service tells its stream, of what the bytes alone do not show.
+#[derive(Debug, Default)]
+pub(super) struct Told {
+    /// The server closes the connection while the client may still be sending (an early
+    /// refusal's unread body, a head too large): the shutdown lingers.
+    pub(super) linger: AtomicBool,
+    /// The unread rest of a body is being read and discarded after its answer: its bytes are
+    /// no new request, and the connection stays idle meanwhile.
+    pub(super) draining: AtomicBool,
 }
 
 /// How long a closing connection reads and discards what its client still sends, so that the
@@ -85,17 +95,17 @@ impl<S> TimedStream<S> {
         Self::watched(inner, timeouts, Activity::unwatched(), Arc::default())
     }
 
-    /// `inner`, its timeouts enforced, its activity told to `activity`; its shutdown lingers once
-    /// `linger` is set.
+    /// `inner`, its timeouts enforced, its activity told to `activity`, and what the service
+    /// knows that the bytes do not show told to `told`.
     pub(super) fn watched(
         inner: S,
         timeouts: Timeouts,
         activity: Arc<Activity>,
-        linger: Arc<AtomicBool>,
+        told: Arc<Told>,
     ) -> Self {
         Self {
             activity,
-            linger,
+            told,
             lingering_until: None,
             replacing: None,
             inner,
@@ -187,6 +197,11 @@ impl<S> TimedStream<S> {
     /// line (memchr finds each end), not byte by byte: a head is read on every request.
     fn saw(&mut self, bytes: &[u8]) {
         if self.phase == Phase::Idle && !bytes.is_empty() {
+            // A body drained after its answer is no request: the connection stays idle. (A head
+            // in the same read as the body's end is then served as idle, not timed as a head.)
+            if self.told.draining.load(Ordering::Relaxed) {
+                return;
+            }
             self.enter(Phase::Head);
         }
         if self.phase != Phase::Head {
@@ -283,6 +298,8 @@ impl<S: AsyncWrite + Unpin> TimedStream<S> {
             && let Some(problem) = hyper_refusal(bytes)
         {
             self.replacing = Some((problem, 0, hyper_len));
+            // hyper closes next, and the client may still be sending (a head too large).
+            self.told.linger.store(true, Ordering::Relaxed);
         }
         self.replacing.is_some()
     }
@@ -383,7 +400,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
         let this = &mut *self;
         if this.lingering_until.is_none() {
             std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-            if !this.linger.load(Ordering::Relaxed) {
+            if !this.told.linger.load(Ordering::Relaxed) {
                 return Poll::Ready(Ok(()));
             }
             let until = later(Instant::now(), LINGER);

@@ -116,7 +116,9 @@ async fn an_early_refusal_keeps_the_connection_for_a_client_that_sends_its_body_
 }
 
 #[tokio::test]
-async fn an_early_refusal_of_a_chunked_body_keeps_the_connection_too() {
+async fn an_early_refusal_of_a_chunked_body_says_connection_close_and_reads_what_still_comes() {
+    // A chunked rest could turn out longer than the server would drain after saying the
+    // connection stays: it says it closes instead.
     let app = spawn_app().await;
     let mut stream = connect(&app).await;
     stream
@@ -125,13 +127,45 @@ async fn an_early_refusal_of_a_chunked_body_keeps_the_connection_too() {
         .expect("head");
     let refusal = read_one(&mut stream).await;
     assert_eq!(refusal.status, 404);
-    assert!(!says_close(&refusal), "{}", refusal.head);
+    assert!(says_close(&refusal), "{}", refusal.head);
+    // The server reads on before it closes: the rest of the body is taken, not reset.
     stream
         .write_all(b"5\r\nhello\r\n0\r\n\r\n")
         .await
-        .expect("body");
-    stream.write_all(HEALTH).await.expect("next request");
-    assert_eq!(read_one(&mut stream).await.status, 200);
+        .expect("the rest of the body");
+    assert!(closed_within(&mut stream, Duration::from_secs(10)).await);
+}
+
+#[tokio::test]
+async fn a_connection_whose_refused_body_was_drained_is_idle_and_closes_at_the_idle_timeout() {
+    // The drained body's bytes are no new request, even with a blank line in them: the
+    // connection is idle once they are read, and the idle timeout closes it.
+    let app = spawn_app_with(with(|c| c.idle_timeout_secs = 1)).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(&head("POST", "/nowhere", "", 3))
+        .await
+        .expect("head");
+    let refusal = read_one(&mut stream).await;
+    assert_eq!(refusal.status, 404);
+    assert!(!says_close(&refusal), "{}", refusal.head);
+    stream.write_all(b"a\n\n").await.expect("the body");
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(20)).await,
+        "still open, long after the idle timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_body_that_does_not_come_in_time_closes_its_connection() {
+    let app = spawn_app_with(with(|c| c.header_read_timeout_secs = 1)).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(&head("POST", "/nowhere", "", 20))
+        .await
+        .expect("head");
+    assert_eq!(read_one(&mut stream).await.status, 404);
+    assert!(closed_within(&mut stream, Duration::from_secs(20)).await);
 }
 
 #[tokio::test]
