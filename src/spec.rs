@@ -21,8 +21,9 @@ use serde_json::{Map, Value, json};
 use crate::{
     api::Api,
     compression::{Accepted, Precompressed},
-    language::new_language_example,
-    problem::PROBLEM_JSON,
+    json::BODY_LIMIT_BYTES,
+    language::{FieldError, new_language_example},
+    problem::{PROBLEM_JSON, Problem},
 };
 
 /// Response headers as the server sends them, by the upper-case name poem-openapi gives them.
@@ -209,6 +210,118 @@ fn correct(document: &mut Value) {
         {
             schema.insert("additionalProperties".to_owned(), Value::Bool(false));
         }
+    }
+    examples_where_they_are_used(document);
+}
+
+/// Every example at the media types that use it: a schema's own example (poem-openapi's
+/// `#[oai(example)]`) moves to each request and response of that schema, and each problem
+/// response gets a problem of its status. The bundled Swagger UI renders a schema-level example
+/// as `OrderedMap { ... }`, and makes filler (`"string"`, `0`) for a schema without one.
+fn examples_where_they_are_used(document: &mut Value) {
+    let mut examples = Map::new();
+    if let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for (name, schema) in schemas.iter_mut() {
+            if let Some(example) = schema.as_object_mut().and_then(|s| s.remove("example")) {
+                examples.insert(format!("#/components/schemas/{name}"), example);
+            }
+        }
+    }
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, operations) in paths.iter_mut() {
+        let Some(operations) = operations.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let Some(operation) = operation.as_object_mut() else {
+                continue;
+            };
+            let has_body = operation.contains_key("requestBody");
+            let mut contents: Vec<(Option<&str>, &mut Map<String, Value>)> = Vec::new();
+            for (key, part) in operation.iter_mut() {
+                match key.as_str() {
+                    "requestBody" => {
+                        if let Some(content) =
+                            part.get_mut("content").and_then(Value::as_object_mut)
+                        {
+                            contents.push((None, content));
+                        }
+                    }
+                    "responses" => {
+                        for (status, response) in part.as_object_mut().into_iter().flatten() {
+                            if let Some(content) =
+                                response.get_mut("content").and_then(Value::as_object_mut)
+                            {
+                                contents.push((Some(status.as_str()), content));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for (status, content) in contents {
+                for (media_type, media) in content.iter_mut() {
+                    let Some(media) = media.as_object_mut() else {
+                        continue;
+                    };
+                    if media.contains_key("example") {
+                        continue;
+                    }
+                    let example = if media_type == PROBLEM_JSON {
+                        status
+                            .map(|status| problem_example(status, path, has_body))
+                            .and_then(|problem| serde_json::to_value(problem).ok())
+                    } else {
+                        media
+                            .get("schema")
+                            .and_then(|schema| schema.get("$ref"))
+                            .and_then(Value::as_str)
+                            .and_then(|reference| examples.get(reference))
+                            .cloned()
+                    };
+                    if let Some(example) = example {
+                        media.insert("example".to_owned(), example);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A real problem for a response of `status` (`default` for any other) on `path`, as the server
+/// would answer it, with an example name in the path: a missing language for a 404, a seed
+/// language otherwise; a 400 names a body field when the operation `has_body`, else a parameter.
+fn problem_example(status: &str, path: &str, has_body: bool) -> Problem {
+    let named = |name: &str| path.replace("{name}", name);
+    let instance = named("COBOL");
+    match status {
+        "400" if !has_body => {
+            Problem::invalid_parameter(&instance, "befor_year", "unknown parameter")
+        }
+        "400" => Problem::invalid_fields(
+            &instance,
+            vec![FieldError::new(
+                "publication_year",
+                "invalid type: string \"1995\", expected an integer from 1800 to 2100",
+            )],
+        ),
+        "401" => Problem::unauthorized(&instance),
+        "404" if path.contains("{name}") => Problem::language_not_found(&named("Fortran")),
+        "404" => Problem::no_such_path(&instance),
+        "405" => Problem::method_not_allowed(&instance),
+        "408" => Problem::request_timeout(&instance),
+        "409" => Problem::already_exists(&instance),
+        "412" => Problem::precondition_failed(&instance),
+        "413" => Problem::payload_too_large(&instance, BODY_LIMIT_BYTES),
+        "415" => Problem::unsupported_media_type(&instance, Some("text/plain")),
+        "503" => Problem::service_unavailable(&instance),
+        "507" => Problem::insufficient_storage(&instance),
+        _ => Problem::internal(&instance),
     }
 }
 

@@ -137,16 +137,53 @@ async fn request_schemas_refuse_unknown_fields_and_have_examples() {
     for schema in ["Language", "LanguageChanges"] {
         let schema = &spec["components"]["schemas"][schema];
         assert_eq!(schema["additionalProperties"], false);
-        assert!(schema["example"].is_object());
     }
+    // Examples stand where they are used, at each request and response: the bundled Swagger UI
+    // shows a schema's own example as `OrderedMap { ... }`.
+    for (name, schema) in spec["components"]["schemas"].as_object().expect("schemas") {
+        assert!(
+            schema.get("example").is_none(),
+            "{name} has a schema-level example"
+        );
+    }
+    let language = &spec["paths"]["/programming_languages/{name}"];
     assert_eq!(
-        spec["components"]["schemas"]["Language"]["example"],
+        language["get"]["responses"]["200"]["content"]["application/json"]["example"],
         serde_json::json!({"name": "COBOL", "publication_year": 1960, "contribution": "record data"})
     );
+    assert!(language["put"]["requestBody"]["content"]["application/json"]["example"].is_object());
     assert!(
-        spec["components"]["schemas"]["LanguagePage"]["example"]["programming_languages"]
+        spec["paths"]["/programming_languages"]["get"]["responses"]["200"]["content"]
+            ["application/json"]["example"]["programming_languages"]
             .is_array()
     );
+    // Every request body and every response with a body has one; a problem's is a real one, of
+    // the status it documents.
+    for (path, operations) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            for (media_type, media) in operation["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                assert!(media["example"].is_object(), "{method} {path} {media_type}");
+            }
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                for (media_type, media) in response["content"].as_object().into_iter().flatten() {
+                    let example = &media["example"];
+                    assert!(example.is_object(), "{method} {path} {status} {media_type}");
+                    if media_type == "application/problem+json" && status != "default" {
+                        assert_eq!(example["status"].to_string(), *status, "{method} {path}");
+                        assert!(
+                            example["type"]
+                                .as_str()
+                                .is_some_and(|t| t.starts_with("/problems/"))
+                        );
+                    }
+                }
+            }
+        }
+    }
     let created = &spec["paths"]["/programming_languages"]["post"]["responses"]["201"];
     assert!(created["headers"]["Location"].is_object(), "{created}");
     assert!(created["headers"]["ETag"].is_object(), "{created}");
@@ -292,7 +329,8 @@ async fn the_create_example_posted_as_it_is_to_a_fresh_server_is_created() {
     assert_eq!(&created, example);
     // Responses still show a seed language, one a reader finds in the list.
     assert_eq!(
-        spec["components"]["schemas"]["Language"]["example"]["name"],
+        spec["paths"]["/programming_languages"]["post"]["responses"]["201"]["content"]["application/json"]
+            ["example"]["name"],
         "COBOL"
     );
 }
