@@ -334,3 +334,21 @@ async fn the_create_example_posted_as_it_is_to_a_fresh_server_is_created() {
         "COBOL"
     );
 }
+
+#[tokio::test]
+async fn the_icon_a_browser_asks_for_is_served_so_no_visit_logs_a_404() {
+    let app = spawn_app().await;
+    let response = app.get("/favicon.ico").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(content_type(&response), "image/png");
+    let bytes = response.bytes().await.expect("the icon");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let refused = app
+        .client
+        .post(app.url("/favicon.ico"))
+        .send()
+        .await
+        .expect("a POST");
+    assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(refused.headers()["allow"], "GET, HEAD");
+}
