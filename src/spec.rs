@@ -96,7 +96,8 @@ impl Spec {
             let corrected = std::str::from_utf8(&json).unwrap_or_default();
             let page = (self.0.service)()
                 .swagger_ui_html()
-                .replacen(original, corrected, 1);
+                .replacen(original, corrected, 1)
+                .replacen("<head>", NARROW_WINDOW_STYLE, 1);
             Precompressed::new(page, "text/html; charset=utf-8")
         })
     }
@@ -140,6 +141,14 @@ impl Spec {
 fn accepted(request: &Request) -> Accepted {
     request.data::<Accepted>().copied().unwrap_or_default()
 }
+
+/// What the bundled Swagger UI lacks for a narrow window (a phone, a split screen): a tag's
+/// description sets beside its name and is squeezed to a letter a line; it goes below instead.
+/// It goes first in the head: Swagger UI's own script holds the text `</head>`.
+const NARROW_WINDOW_STYLE: &str = "<head>\n<style>@media (max-width: 640px) { \
+     .swagger-ui .opblock-tag { flex-wrap: wrap; } \
+     .swagger-ui .opblock-tag small { flex: 1 0 100%; order: 3; padding: 0 0 8px; } \
+     }</style>";
 
 /// The schema of a whole language.
 const LANGUAGE_SCHEMA: &str = "#/components/schemas/Language";
