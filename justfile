@@ -53,6 +53,10 @@ conformance:
     openapi/lint
     tests/schemathesis/run
 
+# Swagger UI used as a first-time user would, in headless Chromium (screenshots in target/browser/)
+browser:
+    tests/browser/run
+
 # Clients generated from the spec, run against the release binary (Rust's is in `cargo test`)
 clients:
     tests/python/run
