@@ -1,5 +1,5 @@
 -- The languages, in insertion order, and the state that every server of the store shares.
--- The seed languages and the state row are inserted with this migration (store/postgres.rs).
+-- The seed languages and the state row are inserted with this migration (store/postgres/migrate.rs).
 
 CREATE TABLE languages (
     -- Insertion order: the list order and the page cursor. A re-created language goes last.

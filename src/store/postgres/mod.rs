@@ -25,8 +25,14 @@ use deadpool_postgres::Transaction;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
+mod connect;
+mod migrate;
+
+use connect::{describe, first_connection};
+use migrate::migrate;
+
 use super::{Cursor, DatabaseStatus, Page, Precondition, StoreError, Stored, YearFilter};
-use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, is_valid_name, seed};
+use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, is_valid_name};
 
 /// The longest an operation may take, the wait for a connection included, before it is
 /// `Unavailable`: the contract's 5 s, with a margin.
@@ -38,12 +44,7 @@ const STATEMENT_TIMEOUT_MS: u64 = 3_000;
 /// The longest the server keeps a session that sits idle inside a transaction.
 const IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 5_000;
 /// How long a server keeps trying to reach the database at start.
-const START_TIMEOUT: Duration = Duration::from_secs(25);
-/// The advisory lock that migrations run under, so that servers starting together take turns.
-const MIGRATION_LOCK: i64 = 0x706c_6170_695f_6d67; // "plapi_mg"
-
-/// The schema versions, in order; a database at version N has had the first N applied.
-const MIGRATIONS: [&str; 1] = [include_str!("migrations/0001_languages.sql")];
+pub(super) const START_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// The columns a language is read from, in the order `stored` reads them: a macro, so that each
 /// statement that names them is one string made at compile time (`concat!`), not on each call.
@@ -414,182 +415,6 @@ impl PostgresStore {
             }
         }
     }
-}
-
-/// Where the database is, for messages: host, port and database name, never the password.
-fn describe(config: &tokio_postgres::Config) -> String {
-    let host = config.get_hosts().first().map_or_else(
-        || "localhost".to_owned(),
-        |host| match host {
-            tokio_postgres::config::Host::Tcp(name) => name.clone(),
-            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-        },
-    );
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let database = config.get_dbname().or(config.get_user()).unwrap_or("");
-    format!("{host}:{port}/{database}")
-}
-
-/// The first connection, retried until `START_TIMEOUT` while the database is starting up or out
-/// of reach.
-async fn first_connection(
-    pool: &Pool,
-    place: &str,
-    deadline: tokio::time::Instant,
-) -> Result<Object, StartError> {
-    loop {
-        match pool.get().await {
-            Ok(client) => return Ok(client),
-            // The database answered, and said no for good (a wrong password, no such database):
-            // waiting will not change its mind. One that is starting up, or has no connection to
-            // spare, may yet.
-            Err(deadpool_postgres::PoolError::Backend(error))
-                if error
-                    .as_db_error()
-                    .is_some_and(|error| refuses_for_good(error.code())) =>
-            {
-                return Err(StartError(format!(
-                    "the database {place} refused the connection: {}",
-                    error.as_db_error().map_or("", |error| error.message())
-                )));
-            }
-            Err(error) if tokio::time::Instant::now() >= deadline => {
-                return Err(StartError(format!(
-                    "cannot reach the database {place} within {} s: {}",
-                    START_TIMEOUT.as_secs(),
-                    connect_failure(&error)
-                )));
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
-}
-
-/// Whether a database's refusal to connect is final: a failed authorization (class 28) or no such
-/// database (3D000).
-fn refuses_for_good(code: &tokio_postgres::error::SqlState) -> bool {
-    code.code().starts_with("28") || *code == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME
-}
-
-/// Why a connection failed, in words that hold no part of the URL.
-fn connect_failure(error: &deadpool_postgres::PoolError) -> String {
-    match error {
-        deadpool_postgres::PoolError::Backend(error) => match error.as_db_error() {
-            Some(error) => error.message().to_owned(),
-            None => error.to_string(),
-        },
-        deadpool_postgres::PoolError::Timeout(_) => "no answer".to_owned(),
-        other => other.to_string(),
-    }
-}
-
-/// Brings the schema to the newest version this server knows, under an advisory lock held for
-/// the transaction, and returns the page-token key. A schema newer than this server knows is an
-/// error: this server might break what a newer one relies on.
-async fn migrate(client: &mut Object) -> Result<Vec<u8>, String> {
-    let failed = |error: tokio_postgres::Error| error.to_string();
-    // Names and contributions are any Unicode text: a database in another encoding would refuse
-    // some of them, and a client's valid request would fail.
-    let encoding: String = client
-        .query_one("SHOW server_encoding", &[])
-        .await
-        .map_err(failed)?
-        .get(0);
-    if encoding != "UTF8" {
-        return Err(format!(
-            "its encoding is {encoding}, not UTF8: create it with ENCODING 'UTF8'"
-        ));
-    }
-    let transaction = client.transaction().await.map_err(failed)?;
-    // Waiting for another server's migration, or running a long one, may take longer than an
-    // API statement; the start's own deadline bounds it.
-    transaction
-        .batch_execute("SET LOCAL statement_timeout = 0")
-        .await
-        .map_err(failed)?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(failed)?;
-    transaction
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS prog_lang_api_schema (
-                 version integer PRIMARY KEY,
-                 applied_at timestamptz NOT NULL DEFAULT now()
-             )",
-        )
-        .await
-        .map_err(failed)?;
-    let current: i32 = transaction
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM prog_lang_api_schema",
-            &[],
-        )
-        .await
-        .map_err(failed)?
-        .get(0);
-    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
-    if current > known {
-        return Err(format!(
-            "its schema is version {current}, newer than this server knows ({known}): \
-             run a newer prog-lang-api"
-        ));
-    }
-    for (version, sql) in (1..)
-        .zip(MIGRATIONS)
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
-        transaction.batch_execute(sql).await.map_err(failed)?;
-        if version == 1 {
-            seed_store(&transaction).await.map_err(failed)?;
-        }
-        transaction
-            .execute(
-                "INSERT INTO prog_lang_api_schema (version) VALUES ($1)",
-                &[&version],
-            )
-            .await
-            .map_err(failed)?;
-        tracing::info!(version, "database schema migrated");
-    }
-    let key: Vec<u8> = transaction
-        .query_one("SELECT page_token_key FROM store_state", &[])
-        .await
-        .map_err(failed)?
-        .get(0);
-    transaction.commit().await.map_err(failed)?;
-    Ok(key)
-}
-
-/// The first migration's data: the seed languages, and the state row with a new page-token key.
-async fn seed_store(transaction: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
-    let insert = transaction
-        .prepare("INSERT INTO languages (name, publication_year, contribution) VALUES ($1, $2, $3)")
-        .await?;
-    let languages = seed();
-    for language in &languages {
-        transaction
-            .execute(
-                &insert,
-                &[
-                    &language.name.as_str(),
-                    &language.publication_year,
-                    &language.contribution.as_bytes(),
-                ],
-            )
-            .await?;
-    }
-    let mut key = [0u8; 32];
-    // Without an OS random source the tokens are still checked, only guessable.
-    let _ = getrandom::fill(&mut key);
-    let count = i64::try_from(languages.len()).unwrap_or(0);
-    transaction
-        .execute(
-            "INSERT INTO store_state (language_count, page_token_key) VALUES ($1, $2)",
-            &[&count, &key.as_slice()],
-        )
-        .await?;
-    Ok(())
 }
 
 /// `name`, if a language may have it. Any other is not found without asking the database, whose
