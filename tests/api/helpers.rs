@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use prog_lang_api::{Config, Store, serve};
+use prog_lang_api::{Config, LogFormat, Store, serve, start_logging};
 use reqwest::{Response, StatusCode, header::CONTENT_TYPE};
 use serde_json::{Value, json};
 use tokio::{
@@ -60,7 +60,21 @@ async fn postgres_store(url: &str, config: &Config) -> Store {
         .expect("a PostgreSQL store")
 }
 
+/// With `TEST_LOG` set, the servers' log lines go to standard error (zero-to-production's
+/// `TEST_LOG`), so that a failing test shows the server's side: `TEST_LOG=1 cargo test NAME`. Off
+/// by default, so that a passing run stays quiet. The log is the process's: started once.
+fn log_if_asked() {
+    static LOGGING: std::sync::Once = std::sync::Once::new();
+    LOGGING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            // Kept for the life of the test process: its lines go out as they come.
+            std::mem::forget(start_logging(LogFormat::Text));
+        }
+    });
+}
+
 async fn serve_on(store: Store, config: Config) -> TestApp {
+    log_if_asked();
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
