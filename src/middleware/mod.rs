@@ -21,6 +21,7 @@ use poem::{
 };
 
 pub(crate) use cors::CorsPolicy;
+pub(crate) use request_id::new_request_id;
 pub(crate) use tokens::WriteTokens;
 
 use crate::{

@@ -37,7 +37,7 @@ fn is_sane_request_id(id: &str) -> bool {
 /// 2^-64) and made without a system call; the prefix is read from the OS, and encoded, once.
 /// Predictable from one seen id, which is no harm: an id is for finding a request's log line,
 /// never a credential (README, "Deploying on a network").
-fn new_request_id() -> HeaderValue {
+pub(crate) fn new_request_id() -> HeaderValue {
     static PREFIX: OnceLock<[u8; 11]> = OnceLock::new();
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let mut id = [0u8; 22];

@@ -21,7 +21,10 @@ use tokio::{
 use poem::http::StatusCode;
 
 use super::{Timeouts, limit::Activity};
-use crate::problem::{PROBLEM_JSON, Problem};
+use crate::{
+    middleware::new_request_id,
+    problem::{PROBLEM_JSON, Problem},
+};
 
 /// A connection's stream that enforces the header-read and idle timeouts.
 ///
@@ -346,10 +349,13 @@ fn hyper_refusal(bytes: &[u8]) -> Option<Vec<u8>> {
         .and_then(|status| status.canonical_reason())
         .unwrap_or("Bad Request");
     let body = problem.into_body();
+    // Every response carries a request id, this one too.
+    let id = new_request_id();
     let mut response = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: {PROBLEM_JSON}\r\ncontent-length: {}\r\n\
-         connection: close\r\nx-content-type-options: nosniff\r\n\r\n",
-        body.len()
+         connection: close\r\nx-content-type-options: nosniff\r\nx-request-id: {}\r\n\r\n",
+        body.len(),
+        id.to_str().unwrap_or("-"),
     )
     .into_bytes();
     response.extend_from_slice(&body);

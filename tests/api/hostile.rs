@@ -286,6 +286,7 @@ fn assert_problem_and_closed(answer: &RawResponse, kind: &str) {
         head.contains("\r\nx-content-type-options: nosniff"),
         "{head}"
     );
+    assert!(head.contains("\r\nx-request-id: "), "{head}");
     assert!(says_close(answer), "{head}");
     let problem = answer.json();
     assert_eq!(problem["type"], kind);
