@@ -23,14 +23,15 @@ use crate::{
 };
 
 const SPEC_JSON: &str = "/openapi.json";
+const SPEC_YAML: &str = "/openapi.yaml";
 /// The icon a browser asks for on every visit to the documentation: without it, each page load
 /// logs a 404 in the browser's console.
 const FAVICON: &str = "/favicon.ico";
 const FAVICON_PNG: &[u8] = include_bytes!("favicon.png");
-const SPEC_YAML: &str = "/openapi.yaml";
 
 /// The routes the server answers outside the spec, with their names in metrics: `/` (an
-/// operation the spec hides, the way to the documentation), the documentation and the spec itself.
+/// operation the spec hides, the way to the documentation), the documentation and its icon, and
+/// the spec itself.
 pub(crate) const ROUTES_OUTSIDE_THE_SPEC: [(&str, &str); 5] = [
     (FRONT_DOOR, "docs"),
     (DOCS, "docs"),

@@ -1,6 +1,7 @@
 //! serve(listener, store, config, shutdown): HTTP/1.1 on an already bound listener, with the
-//! connection timeouts (`timed`) and the cap on connections (`limit`) that keep slow, idle or
-//! too many clients from starving others, and the metrics listener when configured, until
+//! connection timeouts (`timed`), the body-read timeout and the unread rest of early-refused
+//! bodies (`body`), and the cap on connections (`limit`) that keep slow, idle or too many clients
+//! from starving others, and the metrics listener when configured, until
 //! `shutdown` completes; then new connections are refused, idle ones closed, and requests in
 //! flight get up to the drain timeout to finish.
 //!
