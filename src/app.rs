@@ -1,8 +1,9 @@
 //! The one module that wires everything together: the operations and their state, the published
 //! spec and its documentation, the route table derived from the operations, and the layers around
-//! them, over one store and one configuration.
+//! them, over one store and one configuration; the metrics; and what each listener serves, with
+//! its limits (`run`).
 
-use std::sync::Arc;
+use std::{future::Future, io, sync::Arc};
 
 use poem::{
     Endpoint, EndpointExt, Request, Response, Route,
@@ -11,6 +12,7 @@ use poem::{
     http::{HeaderValue, header},
 };
 use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService};
+use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
     api::{Api, DOCS, FRONT_DOOR},
@@ -18,6 +20,7 @@ use crate::{
     metrics::Metrics,
     middleware::Layers,
     routes::RouteTable,
+    server::{self, Limits, Served, Timeouts},
     spec::Spec,
     store::Store,
 };
@@ -43,6 +46,85 @@ pub(crate) const ROUTES_OUTSIDE_THE_SPEC: [(&str, &str); 5] = [
 /// What is given to the spec's `servers` when no public URL is configured: the server the spec was
 /// fetched from.
 const DEFAULT_SERVER: &str = "/";
+
+/// Serves the API over `store` on `listener`, and the metrics on their own listener when
+/// `config` asks for them, until `shutdown` completes and the drain is over.
+pub async fn run(
+    listener: TcpListener,
+    store: Store,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let metrics_listener = match config.metrics_addr {
+        None => None,
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot serve metrics on {addr}: {error}"),
+            )
+        })?),
+    };
+    if let Some(bound) = &metrics_listener {
+        tracing::info!("metrics on http://{}/metrics", bound.local_addr()?);
+    }
+    let metrics = metrics_listener
+        .is_some()
+        .then(|| Metrics::new(store.clone()));
+    let timeouts = Timeouts {
+        header_read: config.header_read_timeout(),
+        body_read: config.body_read_timeout(),
+        idle: config.idle_timeout(),
+    };
+    let pool_size = config
+        .database_url
+        .as_ref()
+        .map_or(0, |_| config.database_pool_size);
+    let cap = server::fit_cap(config.max_connections, pool_size);
+    let api_limits = Limits {
+        timeouts,
+        max_connections: Some(usize::try_from(cap).unwrap_or(usize::MAX)),
+        drain: config.drain_timeout(),
+        open_connections: metrics.as_ref().map(|metrics| metrics.open_connections()),
+    };
+    let api = boxed(app(store, &config, metrics.clone()));
+    // One signal for both listeners: each serve waits for it.
+    let (stop, stopped) = watch::channel(false);
+    let stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+        }
+    };
+    let signal = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let served_metrics = async {
+        match (metrics_listener, metrics) {
+            (Some(listener), Some(metrics)) => {
+                let limits = Limits {
+                    timeouts,
+                    max_connections: None,
+                    drain: config.drain_timeout(),
+                    open_connections: None,
+                };
+                server::serve(listener, boxed(self::metrics(metrics)), limits, stopped()).await
+            }
+            _ => Ok(()),
+        }
+    };
+    let ((), served, served_metrics) = tokio::join!(
+        signal,
+        server::serve(listener, api, api_limits, stopped()),
+        served_metrics
+    );
+    served.and(served_metrics)
+}
+
+/// An endpoint as `serve` takes it.
+fn boxed(endpoint: impl Endpoint + 'static) -> Served {
+    Arc::new(endpoint.map_to_response().boxed())
+}
 
 /// The API's OpenAPI service: its operations and the document that describes them, as `config`
 /// publishes it. It holds no state (the store is request data), so the spec renders without a

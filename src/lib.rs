@@ -19,7 +19,8 @@
 //!   answer left unread, graceful drain; `logging`: log lines written off the request's path.
 //! - `fuzzing`: the fuzz targets' entry points (`fuzz/`), each with its invariants.
 //!
-//! `main.rs` only parses `Config`, starts logging, binds and calls `serve`.
+//! `main.rs` only parses `Config`, starts logging, binds and calls `app::run`, which builds what each
+//! listener serves and hands it to `server::serve`.
 
 mod api;
 mod app;
@@ -42,8 +43,8 @@ mod store;
 
 #[doc(hidden)]
 pub use app::bare_operations;
+pub use app::run;
 pub use config::{Config, LogFormat};
 pub use language::{Language, LanguageChanges, Name};
 pub use logging::{LogGuard, start_logging};
-pub use server::serve;
 pub use store::{Cursor, Page, Precondition, StartError, Store, StoreError, Stored, YearFilter};

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use prog_lang_api::{Config, LogGuard, Store, serve, start_logging};
+use prog_lang_api::{Config, LogGuard, Store, run, start_logging};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -60,7 +60,7 @@ async fn main() -> ExitCode {
             );
         }
     }
-    match serve(listener, store, config, shutdown).await {
+    match run(listener, store, config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(logs, format_args!("{error}")),
     }

@@ -122,10 +122,9 @@ impl Metrics {
         InFlight(self.active_requests.clone())
     }
 
-    /// Counts a connection open until the guard is dropped.
-    pub(crate) fn connection_opened(&self) -> InFlight {
-        self.open_connections.inc();
-        InFlight(self.open_connections.clone())
+    /// The gauge of client connections open, which the server keeps.
+    pub(crate) fn open_connections(&self) -> Gauge {
+        self.open_connections.clone()
     }
 
     /// Records a request answered: `operation` as the route table names it (`None`: a path or a

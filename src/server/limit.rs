@@ -209,7 +209,7 @@ impl EveryMinute {
 /// Raises the soft limit on open files to the hard one (as Go does at start), and returns the cap
 /// on connections that fits in it: `wanted`, or less, leaving room for `pool_size` database
 /// connections and `RESERVED_FDS`.
-pub(super) fn fit_cap(wanted: u64, pool_size: u64) -> u64 {
+pub(crate) fn fit_cap(wanted: u64, pool_size: u64) -> u64 {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     let mut soft = limit.current;

@@ -1,12 +1,14 @@
-//! serve(listener, store, config, shutdown): HTTP/1.1 on an already bound listener, with the
+//! serve(listener, endpoint, limits, shutdown): HTTP/1.1 on an already bound listener, with the
 //! connection timeouts (`timed`), the body-read timeout and the unread rest of early-refused
 //! bodies (`body`), and the cap on connections (`limit`) that keep slow, idle or too many clients
-//! from starving others, and the metrics listener when configured, until
-//! `shutdown` completes; then new connections are refused, idle ones closed, and requests in
-//! flight get up to the drain timeout to finish.
+//! from starving others, until `shutdown` completes; then new connections are refused, idle ones
+//! closed, and requests in flight get up to the drain timeout to finish.
+//!
+//! It serves whatever endpoint it is given and knows nothing of the API: `app::run` builds the
+//! endpoints (the API's, the metrics'), and the limits of each.
 //!
 //! poem's own server has no header-read timeout, so connections are served here with hyper
-//! directly, and each request handed to the poem endpoint that `app::app` builds.
+//! directly, and each request handed to the poem endpoint.
 
 mod body;
 mod limit;
@@ -21,63 +23,63 @@ use http_body_util::combinators::BoxBody;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use poem::{
-    Addr, Endpoint, EndpointExt, Response,
+    Addr, Endpoint, Response,
     endpoint::BoxEndpoint,
     http::uri::Scheme,
     web::{LocalAddr, RemoteAddr},
 };
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::watch,
     task::JoinSet,
 };
 
+pub(crate) use limit::fit_cap;
 use limit::{Activity, Connections, EveryMinute, Slot};
 use timed::{TimedStream, Told};
 
-use crate::{
-    app,
-    config::Config,
-    metrics::{InFlight, Metrics},
-    store::Store,
-};
+/// What `serve` serves: one endpoint, boxed. Not generic, so that the connection code is compiled
+/// here once, and not in every crate that serves, where the layers' deeply nested future types
+/// would need a higher recursion limit.
+pub(crate) type Served = Arc<BoxEndpoint<'static, Response>>;
 
-/// Serves the API over `store` on `listener` until `shutdown` completes and the drain is over.
-/// Taking the listener and the shutdown signal as parameters lets tests bind port 0 and stop the
-/// server themselves, through the same code path as `main`.
-pub async fn serve(
+/// How long a connection may take over each part of a request, how many may be open, how long
+/// shutdown waits for them, and the gauge that counts them.
+pub(crate) struct Limits {
+    pub(crate) timeouts: Timeouts,
+    /// At most this many connections open at once; `None`: no cap.
+    pub(crate) max_connections: Option<usize>,
+    /// How long requests in flight get to finish once `shutdown` completes.
+    pub(crate) drain: Duration,
+    /// Counts the connections open, when set.
+    pub(crate) open_connections: Option<Gauge>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub(crate) header_read: Duration,
+    pub(crate) body_read: Duration,
+    pub(crate) idle: Duration,
+}
+
+/// Serves `endpoint` on `listener` until `shutdown` completes and the drain is over. Taking the
+/// listener and the shutdown signal as parameters lets tests bind port 0 and stop the server
+/// themselves, through the same code path as `main`.
+pub(crate) async fn serve(
     listener: TcpListener,
-    store: Store,
-    config: Config,
+    endpoint: Served,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let local = listener.local_addr()?;
-    let (metrics, metrics_listener) = match config.metrics_addr {
-        None => (None, None),
-        Some(addr) => {
-            let bound = TcpListener::bind(addr).await.map_err(|error| {
-                io::Error::new(
-                    error.kind(),
-                    format!("cannot serve metrics on {addr}: {error}"),
-                )
-            })?;
-            tracing::info!("metrics on http://{}/metrics", bound.local_addr()?);
-            (Some(Metrics::new(store.clone())), Some(bound))
-        }
-    };
-    let endpoint = api_endpoint(store, &config, metrics.clone());
-    let metrics_endpoint = metrics.clone().map(metrics_endpoint);
-    let timeouts = Timeouts {
-        header_read: config.header_read_timeout(),
-        body_read: config.body_read_timeout(),
-        idle: config.idle_timeout(),
-    };
-    let pool_size = config
-        .database_url
-        .as_ref()
-        .map_or(0, |_| config.database_pool_size);
-    let cap = limit::fit_cap(config.max_connections, pool_size);
-    let limit = Connections::new(usize::try_from(cap).unwrap_or(usize::MAX));
+    let Limits {
+        timeouts,
+        max_connections,
+        drain,
+        open_connections,
+    } = limits;
+    let limit = max_connections.map(Connections::new);
     let accept_errors = EveryMinute::default();
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -87,7 +89,7 @@ pub async fn serve(
     let mut room: Option<Pin<Box<dyn Future<Output = Slot> + Send>>> = None;
     tokio::pin!(shutdown);
     loop {
-        let api = |(stream, remote): (TcpStream, SocketAddr), slot: Slot| {
+        let connection = |(stream, remote): (TcpStream, SocketAddr), slot: Option<Slot>| {
             let _ = stream.set_nodelay(true);
             serve_connection(
                 stream,
@@ -96,54 +98,44 @@ pub async fn serve(
                 timeouts,
                 stopped.clone(),
                 Held {
-                    slot: Some(slot),
-                    _counted: metrics.as_ref().map(|metrics| metrics.connection_opened()),
+                    slot,
+                    _counted: open_connections.as_ref().map(Open::new),
                 },
             )
         };
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept(), if waiting.is_none() => match accepted {
-                Ok(accepted) => match limit.try_slot() {
-                    Some(slot) => {
-                        connections.spawn(api(accepted, slot));
-                    }
+                Ok(accepted) => match &limit {
                     None => {
-                        waiting = Some(accepted);
-                        room = Some(Box::pin(Arc::clone(&limit).slot()));
+                        connections.spawn(connection(accepted, None));
                     }
+                    Some(limit) => match limit.try_slot() {
+                        Some(slot) => {
+                            connections.spawn(connection(accepted, Some(slot)));
+                        }
+                        None => {
+                            waiting = Some(accepted);
+                            room = Some(Box::pin(Arc::clone(limit).slot()));
+                        }
+                    },
                 },
                 Err(error) => accept_failed(&accept_errors, error).await,
             },
             Some(slot) = async { room.as_mut()?.await.into() }, if room.is_some() => {
                 room = None;
                 if let Some(accepted) = waiting.take() {
-                    connections.spawn(api(accepted, slot));
+                    connections.spawn(connection(accepted, Some(slot)));
                 }
-            },
-            accepted = accept(metrics_listener.as_ref()) => match (accepted, &metrics_endpoint) {
-                (Ok((stream, local, remote)), Some(endpoint)) => {
-                    connections.spawn(serve_connection(
-                        stream,
-                        (local, remote),
-                        Arc::clone(endpoint),
-                        timeouts,
-                        stopped.clone(),
-                        Held { slot: None, _counted: None },
-                    ));
-                }
-                (Err(error), _) => accept_failed(&accept_errors, error).await,
-                (Ok(_), None) => {}
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
     drop(listener);
-    drop(metrics_listener);
     // A connection still waiting for room is closed unserved, as the kernel's queue is.
     drop((waiting, room));
     let _ = stop.send(true);
-    let drained = tokio::time::timeout(config.drain_timeout(), async {
+    let drained = tokio::time::timeout(drain, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
@@ -157,17 +149,6 @@ pub async fn serve(
     Ok(())
 }
 
-/// A connection on `listener`, if there is one; without a listener, never.
-async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr, SocketAddr)> {
-    match listener {
-        Some(listener) => {
-            let (stream, remote) = listener.accept().await?;
-            Ok((stream, listener.local_addr()?, remote))
-        }
-        None => std::future::pending().await,
-    }
-}
-
 /// Out of file descriptors, or a connection reset before it was accepted: wait a moment rather
 /// than spin, and go on serving the others; say so at most once a minute.
 async fn accept_failed(warnings: &EveryMinute, error: io::Error) {
@@ -177,34 +158,27 @@ async fn accept_failed(warnings: &EveryMinute, error: io::Error) {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-/// What a connection holds while it is open: its slot under the cap (client connections only),
-/// and its count in the metrics.
+/// What a connection holds while it is open: its slot under the cap (when there is one), and its
+/// count in the gauge.
 struct Held {
     slot: Option<Slot>,
-    _counted: Option<InFlight>,
+    _counted: Option<Open>,
 }
 
-/// The whole service, boxed. Not generic, so that it is compiled here once, and not in every crate
-/// that calls the generic `serve`, where the layers' deeply nested future types would need a
-/// higher recursion limit.
-fn api_endpoint(
-    store: Store,
-    config: &Config,
-    metrics: Option<Arc<Metrics>>,
-) -> Arc<BoxEndpoint<'static, Response>> {
-    Arc::new(app::app(store, config, metrics).map_to_response().boxed())
+/// One connection counted in the open-connections gauge until it is dropped.
+struct Open(Gauge);
+
+impl Open {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
 }
 
-/// The metrics listener's service, boxed.
-fn metrics_endpoint(metrics: Arc<Metrics>) -> Arc<BoxEndpoint<'static, Response>> {
-    Arc::new(app::metrics(metrics).map_to_response().boxed())
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Timeouts {
-    header_read: Duration,
-    body_read: Duration,
-    idle: Duration,
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// The longest request head, and the most the connection's read buffer holds: a longer head is a
@@ -215,7 +189,7 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 async fn serve_connection(
     stream: TcpStream,
     (local, remote): (SocketAddr, SocketAddr),
-    endpoint: Arc<BoxEndpoint<'static, Response>>,
+    endpoint: Served,
     timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
     held: Held,

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use prog_lang_api::{Config, LogFormat, Store, serve, start_logging};
+use prog_lang_api::{Config, LogFormat, Store, run, start_logging};
 use reqwest::{Response, StatusCode, header::CONTENT_TYPE};
 use serde_json::{Value, json};
 use tokio::{
@@ -80,7 +80,7 @@ async fn serve_on(store: Store, config: Config) -> TestApp {
         .expect("bind a free port");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(serve(listener, store, config, async {
+    let served = tokio::spawn(run(listener, store, config, async {
         let _ = stopped.await;
     }));
     TestApp {

@@ -2,7 +2,7 @@
 //! `/`, and problems read through the client's error type.
 
 use futures_util::StreamExt;
-use prog_lang_api::{Config, Store, serve};
+use prog_lang_api::{Config, Store, run};
 use prog_lang_api_rust_client::{Client, Error, types};
 use tokio::{net::TcpListener, sync::oneshot};
 
@@ -12,7 +12,7 @@ async fn client() -> (Client, oneshot::Sender<()>) {
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
     let config = Config::defaults();
-    tokio::spawn(serve(
+    tokio::spawn(run(
         listener,
         Store::in_memory(config.max_languages),
         config,
