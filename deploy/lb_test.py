@@ -94,7 +94,9 @@ class Lb:
         env.setdefault("RUST_LOG", "info")
         with open(os.path.join(self.tmp, f"{name}.log"), "ab") as log:
             self.servers[name] = subprocess.Popen(
-                [self.binary, "--addr", f"127.0.0.1:{self.ports[name]}"],
+                # As deploy/haproxy.cfg assumes: on SIGTERM, out of haproxy's rotation first.
+                [self.binary, "--addr", f"127.0.0.1:{self.ports[name]}",
+                 "--shutdown-delay", "3"],
                 stdout=log,
                 stderr=log,
                 env=env,
@@ -432,13 +434,15 @@ async def chaos(lb, f):
     f["drain_end"] = time.monotonic() + 0.5
     await asyncio.sleep(2)
 
-    # s3: SIGTERM alone: the server stops accepting, drains and exits; haproxy's checks see it.
+    # s3: SIGTERM alone: the server fails its health check for its --shutdown-delay, so that
+    # haproxy's checks take it out, then stops accepting, drains and exits.
     f["term_start"] = time.monotonic()
     lb.servers["s3"].send_signal(signal.SIGTERM)
-    f["term_exit"] = await loop.run_in_executor(None, lb.servers["s3"].wait)
-    f["term_exited"] = time.monotonic() - f["term_start"]
+    exited = loop.run_in_executor(None, lb.servers["s3"].wait)
     down = await lb.wait_status("s3", "DOWN", 10)
     f["term_down"] = down and down - f["term_start"]
+    f["term_exit"] = await exited
+    f["term_exited"] = time.monotonic() - f["term_start"]
     await asyncio.sleep(0.5)
     restart = time.monotonic()
     lb.start_server("s3")
@@ -568,6 +572,10 @@ async def scenario(lb, checks):
     checks.check(f.get("drain_exit") == 0 and f.get("drain_up") is not None,
                  f"the disabled server exited 0 on SIGTERM (exit {f.get('drain_exit')}) and was "
                  f"UP again after its restart")
+    checks.check(f.get("term_down") is not None and f.get("term_exited") is not None
+                 and f["term_down"] < f["term_exited"],
+                 "haproxy marked the server stopped with SIGTERM alone DOWN before it exited "
+                 "(its --shutdown-delay)")
     checks.check(f.get("term_exit") == 0 and f.get("term_up") is not None,
                  f"the server stopped with SIGTERM alone exited 0 (exit {f.get('term_exit')}) "
                  f"and was UP again after its restart")

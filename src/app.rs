@@ -15,7 +15,7 @@ use poem_openapi::{ContactObject, LicenseObject, OpenApi, OpenApiService};
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
-    api::{Api, DOCS, FRONT_DOOR},
+    api::{Api, DOCS, FRONT_DOOR, Stopping},
     config::Config,
     metrics::Metrics,
     middleware::Layers,
@@ -86,8 +86,9 @@ pub async fn run(
         drain: config.drain_timeout(),
         open_connections: metrics.as_ref().map(|metrics| metrics.open_connections()),
     };
-    let api = boxed(app(store, &config, metrics.clone()));
-    // One signal for both listeners: each serve waits for it.
+    let stopping = Stopping::default();
+    let api = boxed(app(store, &config, metrics.clone(), stopping.clone()));
+    // One signal for both listeners, after the shutdown delay: each serve waits for it.
     let (stop, stopped) = watch::channel(false);
     let stopped = move || {
         let mut stopped = stopped.clone();
@@ -95,8 +96,21 @@ pub async fn run(
             let _ = stopped.wait_for(|stopped| *stopped).await;
         }
     };
+    let delay = config.shutdown_delay();
     let signal = async move {
         shutdown.await;
+        if !delay.is_zero() {
+            stopping.begin();
+            tracing::info!(
+                "stopping in {} s (--shutdown-delay): /healthz answers 503 meanwhile",
+                delay.as_secs()
+            );
+            // A delay too long for the clock to reach is forever, as it says.
+            match tokio::time::Instant::now().checked_add(delay) {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        }
         let _ = stop.send(true);
     };
     let served_metrics = async {
@@ -175,6 +189,7 @@ pub(crate) fn app(
     store: Store,
     config: &Config,
     metrics: Option<Arc<Metrics>>,
+    stopping: Stopping,
 ) -> impl Endpoint + 'static {
     let routes = Arc::new(RouteTable::new(Api::meta(), &ROUTES_OUTSIDE_THE_SPEC));
     let published = config.clone();
@@ -194,8 +209,9 @@ pub(crate) fn app(
             })),
         )
         .data(store)
-        .data(Arc::clone(&routes));
-    Layers::new(endpoint, routes, config, metrics)
+        .data(Arc::clone(&routes))
+        .data(stopping.clone());
+    Layers::new(endpoint, routes, config, metrics, stopping)
 }
 
 /// The operations alone over `store`, mounted on poem as poem-openapi's examples mount them, with

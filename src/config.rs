@@ -57,6 +57,17 @@ pub struct Config {
     )]
     pub drain_timeout_secs: u64,
 
+    /// On SIGINT or SIGTERM, go on serving this many seconds before stopping, in seconds:
+    /// meanwhile `/healthz` answers 503 and every response closes its connection, so that a load
+    /// balancer takes the server out before it closes a connection the balancer may be using.
+    #[arg(
+        long = "shutdown-delay",
+        env = "PROG_LANG_API_SHUTDOWN_DELAY",
+        default_value = "0",
+        value_name = "SECS"
+    )]
+    pub shutdown_delay_secs: u64,
+
     /// Capacity: a create beyond this many languages is refused (507).
     #[arg(
         long,
@@ -348,6 +359,10 @@ impl Config {
 
     pub(crate) fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.drain_timeout_secs)
+    }
+
+    pub(crate) fn shutdown_delay(&self) -> Duration {
+        Duration::from_secs(self.shutdown_delay_secs)
     }
 
     pub(crate) fn header_read_timeout(&self) -> Duration {

@@ -13,7 +13,7 @@ use poem_openapi::OpenApi;
 use serde_json::Value;
 
 use crate::{
-    api::Api,
+    api::{Api, Stopping},
     app,
     compression::Accepted,
     conditional::EntityTags,
@@ -225,7 +225,12 @@ pub fn request(data: &[u8]) {
     }
     let request = builder.body(body.to_vec());
     runtime().block_on(async move {
-        let app = app::app(Store::in_memory(100_000), config(), None);
+        let app = app::app(
+            Store::in_memory(100_000),
+            config(),
+            None,
+            Stopping::default(),
+        );
         let response = app.get_response(request).await;
         let status = response.status();
         let location = response

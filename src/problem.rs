@@ -417,6 +417,16 @@ impl Problem {
         )
     }
 
+    /// 503 from `/healthz` while the server is stopping (`--shutdown-delay`).
+    pub(crate) fn stopping(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::ServiceUnavailable,
+            instance,
+            "The server is stopping: it answers the requests it gets meanwhile, but takes no more \
+             from a load balancer.",
+        )
+    }
+
     /// 500: a bug. The detail says nothing of it; the log has the cause.
     pub(crate) fn internal(instance: &str) -> Self {
         Self::new(

@@ -7,7 +7,10 @@
 mod responses;
 mod wire;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::{FromRequest, Request, RequestBody, http::StatusCode};
@@ -40,6 +43,22 @@ use crate::{
 #[derive(Clone)]
 pub(crate) struct Refusal(pub(crate) Problem);
 
+/// Whether the server is stopping: set on SIGINT or SIGTERM while `--shutdown-delay` runs, for
+/// `/healthz` to answer 503 and every response to close its connection, so that a load balancer
+/// takes the server out before it stops. Request data, set by `app`.
+#[derive(Clone, Default)]
+pub(crate) struct Stopping(Arc<AtomicBool>);
+
+impl Stopping {
+    pub(crate) fn begin(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_under_way(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// What every operation reads besides its declared parameters: the store and the route table
 /// (request data, set by `app`), the path as received (a problem's `instance`), and a refusal the
 /// request checks left for it. Not a parameter of the spec.
@@ -48,6 +67,8 @@ struct Context<'a> {
     routes: &'a RouteTable,
     instance: &'a str,
     refusal: Option<Problem>,
+    /// Whether the server is stopping (`Stopping`).
+    stopping: bool,
     /// The coding the response will be compressed with, if it is long enough.
     coding: Option<Coding>,
 }
@@ -76,6 +97,9 @@ impl<'a> FromRequest<'a> for Context<'a> {
             routes: request.data::<Arc<RouteTable>>().ok_or_else(missing)?,
             instance: request.original_uri().path(),
             refusal: request.data::<Refusal>().map(|refusal| refusal.0.clone()),
+            stopping: request
+                .data::<Stopping>()
+                .is_some_and(Stopping::is_under_way),
             coding: request
                 .data::<Accepted>()
                 .and_then(|accepted| accepted.for_each_request()),
@@ -354,6 +378,7 @@ impl Api {
     /// Check the service's health
     ///
     /// `{"status": "ok"}` while the service can answer requests: for load balancers and probes.
+    /// A 503 while its database is out of reach, or while it is stopping.
     #[oai(
         path = "/healthz",
         method = "get",
@@ -363,6 +388,9 @@ impl Api {
     async fn health(&self, cx: Context<'_>) -> Answered<HealthResponse> {
         if let Some(refusal) = cx.refusal {
             return Ok(HealthResponse::BadRequest(refusal.into()));
+        }
+        if cx.stopping {
+            return Err(responses::stopping(cx.instance));
         }
         match cx.store.health().await {
             Ok(()) => Ok(HealthResponse::Ok(Json(Health::ok()))),

@@ -163,7 +163,8 @@ pub(crate) enum IndexResponse {
 /// operation's (`Result<Response, Failure>`).
 #[derive(ApiResponse)]
 pub(crate) enum Unavailable {
-    /// The database cannot be reached (PostgreSQL store only): try again after `Retry-After`.
+    /// The database cannot be reached (PostgreSQL store only), or, for `/healthz`, the server is
+    /// stopping: try again after `Retry-After`.
     #[oai(status = 503)]
     ServiceUnavailable(
         ProblemJson,
@@ -197,6 +198,16 @@ impl From<Failure> for poem::Error {
     fn from(failure: Failure) -> Self {
         failure.0
     }
+}
+
+/// The 503 of `/healthz` while the server is stopping: another server, or this one restarted,
+/// answers after `Retry-After`.
+pub(super) fn stopping(instance: &str) -> Failure {
+    let response = Unavailable::ServiceUnavailable(
+        Problem::stopping(instance).into(),
+        crate::problem::RETRY_AFTER_SECONDS.to_owned(),
+    );
+    Failure(poem::Error::from_response(response.into_response()))
 }
 
 /// How an operation's response answers each fact of the store: the variant that declares it, or

@@ -17,7 +17,10 @@ use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 use futures_util::FutureExt;
 use poem::{
     Endpoint, IntoResponse, Request, Response, Result,
-    http::{HeaderValue, Method, Uri, header::X_CONTENT_TYPE_OPTIONS},
+    http::{
+        HeaderValue, Method, Uri,
+        header::{CONNECTION, X_CONTENT_TYPE_OPTIONS},
+    },
 };
 
 pub(crate) use cors::CorsPolicy;
@@ -25,7 +28,7 @@ pub(crate) use request_id::new_request_id;
 pub(crate) use tokens::WriteTokens;
 
 use crate::{
-    api::Refusal,
+    api::{Refusal, Stopping},
     compression::{self, Accepted},
     config::Config,
     metrics::Metrics,
@@ -41,6 +44,7 @@ pub(crate) struct Layers<E> {
     cors: Option<CorsPolicy>,
     compression: bool,
     metrics: Option<Arc<Metrics>>,
+    stopping: Stopping,
 }
 
 impl<E: Endpoint> Layers<E> {
@@ -49,6 +53,7 @@ impl<E: Endpoint> Layers<E> {
         routes: Arc<RouteTable>,
         config: &Config,
         metrics: Option<Arc<Metrics>>,
+        stopping: Stopping,
     ) -> Self {
         Self {
             inner,
@@ -58,6 +63,7 @@ impl<E: Endpoint> Layers<E> {
             cors: (!config.cors_origins.is_empty()).then(|| CorsPolicy::new(&config.cors_origins)),
             compression: config.compression,
             metrics,
+            stopping,
         }
     }
 
@@ -183,6 +189,11 @@ impl<E: Endpoint> Endpoint for Layers<E> {
         headers.insert(request_id::REQUEST_ID, id);
         // No response is to be read as another type than it says (a problem as HTML, say).
         headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        // Stopping: the client (a load balancer's pool) opens its next connection elsewhere,
+        // rather than meet this one closed under its next request.
+        if self.stopping.is_under_way() {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         Ok(response)
     }
 }

@@ -80,6 +80,28 @@ impl Process {
         self.seen.clone()
     }
 
+    /// Waits for the server to write a line containing `text` (or for `PATIENCE` to run out).
+    pub fn wait_for_line(&mut self, text: &str) {
+        if self.seen.iter().any(|line| line.contains(text)) {
+            return;
+        }
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("the server writes a line with {text:?}"));
+            self.seen.push(line.clone());
+            if line.contains(text) {
+                return;
+            }
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
     pub fn wait(&mut self) -> ExitStatus {
         for _ in 0..PATIENCE.as_millis() / 20 {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -172,6 +194,7 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         (vec![], vec![("PROG_LANG_API_ADDR", "nowhere")], "--addr"),
         (vec!["--log-format", "xml"], vec![], "--log-format"),
         (vec!["--drain-timeout", "soon"], vec![], "--drain-timeout"),
+        (vec!["--shutdown-delay", "soon"], vec![], "--shutdown-delay"),
         (vec!["--max-languages", "0"], vec![], "--max-languages"),
         (
             vec![],
@@ -259,6 +282,7 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
     // unknown flag `-1`.
     let numeric = [
         ("--drain-timeout", "PROG_LANG_API_DRAIN_TIMEOUT"),
+        ("--shutdown-delay", "PROG_LANG_API_SHUTDOWN_DELAY"),
         ("--max-languages", "PROG_LANG_API_MAX_LANGUAGES"),
         ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
         ("--body-read-timeout", "PROG_LANG_API_BODY_READ_TIMEOUT"),
@@ -303,6 +327,7 @@ fn help_documents_every_setting() {
         ("--addr", "PROG_LANG_API_ADDR"),
         ("--log-format", "PROG_LANG_API_LOG_FORMAT"),
         ("--drain-timeout", "PROG_LANG_API_DRAIN_TIMEOUT"),
+        ("--shutdown-delay", "PROG_LANG_API_SHUTDOWN_DELAY"),
         ("--max-languages", "PROG_LANG_API_MAX_LANGUAGES"),
         ("--write-tokens-file", "PROG_LANG_API_WRITE_TOKENS_FILE"),
         ("--cors-origin", "PROG_LANG_API_CORS_ORIGINS"),
@@ -440,6 +465,101 @@ async fn shutdown_finishes_a_request_in_flight_and_does_not_wait_for_idle_connec
     );
     let status = server.wait();
     assert_eq!(status.code(), Some(0));
+}
+
+/// Sends `request` on `stream` and reads the answer until the server closes the connection.
+async fn answer_then_close(stream: &mut tokio::net::TcpStream, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection after its answer")
+        .expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn during_the_shutdown_delay_the_server_fails_its_health_check_and_closes_each_connection_after_its_answer()
+ {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut server = start(&["--addr", "127.0.0.1:0", "--shutdown-delay", "600"], &[]);
+    let address = server.address.trim_start_matches("http://").to_owned();
+
+    // A connection a load balancer keeps in its pool: one request answered, kept open.
+    let mut pooled = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    pooled
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buffer = [0u8; 1024];
+    let read = pooled.read(&mut buffer).await.expect("read");
+    let first = String::from_utf8_lossy(&buffer[..read]).to_ascii_lowercase();
+    assert!(first.starts_with("http/1.1 200"), "{first}");
+    assert!(!first.contains("connection: close"), "{first}");
+
+    server.signal("TERM");
+    server.wait_for_line("stopping in 600 s");
+
+    // Its next request is answered, and the answer closes it: the pool opens its next
+    // connection elsewhere, rather than meet this one closed under a request.
+    let answer = answer_then_close(
+        &mut pooled,
+        b"GET /programming_languages HTTP/1.1\r\nHost: test\r\n\r\n",
+    )
+    .await
+    .to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+
+    // New connections are still accepted: the health check fails, so the balancer takes the
+    // server out, and every other request is served, writes included.
+    let mut fresh = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("still accepting");
+    let health =
+        answer_then_close(&mut fresh, b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    let (head, body) = health.split_once("\r\n\r\n").expect("a response");
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 503"), "{health}");
+    assert!(head.contains("\r\nretry-after: "), "{health}");
+    assert!(
+        head.contains("\r\ncontent-type: application/problem+json"),
+        "{health}"
+    );
+    assert!(head.contains("\r\nconnection: close"), "{health}");
+    let problem: serde_json::Value = serde_json::from_str(body).expect("a problem");
+    assert_eq!(problem["type"], "/problems/service-unavailable");
+    assert_eq!(problem["instance"], "/healthz");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("stopping")),
+        "{problem}"
+    );
+    let mut writer = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("still accepting");
+    let body = r#"{"name":"Stopping","publication_year":2026,"contribution":"none"}"#;
+    let create = format!(
+        "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let created = answer_then_close(&mut writer, create.as_bytes()).await;
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    assert!(server.running(), "still serving within the delay");
+}
+
+#[tokio::test]
+async fn after_the_shutdown_delay_the_server_stops_and_exits_0() {
+    let mut server = start(&["--addr", "127.0.0.1:0", "--shutdown-delay", "1"], &[]);
+    assert_eq!(health(&server.address).await, reqwest::StatusCode::OK);
+    server.signal("TERM");
+    server.wait_for_line("stopping in 1 s");
+    assert_eq!(server.wait().code(), Some(0));
 }
 
 /// `command`, run by a shell that first sets the open-file limit with `ulimit` and `limit`
