@@ -2,8 +2,10 @@
 //! status it can return. The doc comments here are the spec's summaries and descriptions.
 //!
 //! Handlers turn requests into store calls and store facts into responses; the rules of the
-//! resource live in `language`, the data in `store`, the error bodies in `problem`.
+//! resource live in `language`, the data in `store`, the error bodies in `problem`. A handler
+//! reaches the store only by passing the request checks (`checks`), so none can forget them.
 
+mod checks;
 mod responses;
 mod wire;
 
@@ -19,6 +21,7 @@ use poem_openapi::{
     param::{Header, Path, Query},
 };
 
+use checks::Checks;
 use responses::{
     Answer, CreateLanguageResponse, DeleteLanguageResponse, Failure, GetLanguageResponse,
     HealthResponse, IndexResponse, ListLanguagesResponse, PatchLanguageResponse,
@@ -34,7 +37,7 @@ use crate::{
     page_token,
     problem::Problem,
     routes::RouteTable,
-    store::{Page, Store, StoreError, Stored, YearFilter},
+    store::{Page, Store, Stored, YearFilter},
 };
 
 /// A 400 that the request checks found in the query, left for the operation to answer: it may add
@@ -59,44 +62,46 @@ impl Stopping {
     }
 }
 
-/// What every operation reads besides its declared parameters: the store and the route table
-/// (request data, set by `app`), the path as received (a problem's `instance`), and a refusal the
-/// request checks left for it. Not a parameter of the spec.
+/// What every operation reads besides its declared parameters: the request checks' verdict, the
+/// only way to the store (request data, set by `app`); the route table; the path as received (a
+/// problem's `instance`). Not a parameter of the spec.
 struct Context<'a> {
-    store: &'a Store,
+    checks: Checks<'a>,
     routes: &'a RouteTable,
     instance: &'a str,
-    refusal: Option<Problem>,
     /// Whether the server is stopping (`Stopping`).
     stopping: bool,
     /// The coding the response will be compressed with, if it is long enough.
     coding: Option<Coding>,
 }
 
-impl Context<'_> {
-    /// The ETag a 200 with `language` would carry: its coding's, when the body would be
-    /// compressed. A 304 carries it too, standing for that 200 (RFC 9110 §15.4.5).
-    fn etag_sent(&self, etag: String, language: &Stored) -> String {
-        match self.coding {
-            Some(coding)
-                if serde_json::to_vec(language)
-                    .is_ok_and(|body| body.len() >= compression::MIN_BYTES) =>
-            {
-                conditional::coded(&etag, coding.token())
-            }
-            _ => etag,
+/// The ETag a 200 with `language` would carry: its coding's, when the body would be compressed
+/// with `coding`. A 304 carries it too, standing for that 200 (RFC 9110 §15.4.5).
+fn etag_sent(coding: Option<Coding>, etag: String, language: &Stored) -> String {
+    match coding {
+        Some(coding)
+            if serde_json::to_vec(language)
+                .is_ok_and(|body| body.len() >= compression::MIN_BYTES) =>
+        {
+            conditional::coded(&etag, coding.token())
         }
+        _ => etag,
     }
 }
 
 impl<'a> FromRequest<'a> for Context<'a> {
     async fn from_request(request: &'a Request, _: &mut RequestBody) -> poem::Result<Self> {
         let missing = || poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR);
+        let instance = request.original_uri().path();
+        let refused = request.data::<Refusal>().map(|refusal| refusal.0.clone());
         Ok(Self {
-            store: request.data::<Store>().ok_or_else(missing)?,
+            checks: Checks::new(
+                request.data::<Store>().ok_or_else(missing)?,
+                instance,
+                refused,
+            ),
             routes: request.data::<Arc<RouteTable>>().ok_or_else(missing)?,
-            instance: request.original_uri().path(),
-            refusal: request.data::<Refusal>().map(|refusal| refusal.0.clone()),
+            instance,
             stopping: request
                 .data::<Stopping>()
                 .is_some_and(Stopping::is_under_way),
@@ -179,34 +184,31 @@ impl Api {
             after: after_year.0,
             before: before_year.0,
         };
-        let mut refusal = cx.refusal;
+        let mut checks = cx.checks;
         let after = match page_token.0.as_deref() {
             None => None,
             Some(token) => {
-                let cursor = page_token::redeem(cx.store.page_token_key(), token, filter);
+                let cursor = page_token::redeem(checks.page_token_key(), token, filter);
                 if cursor.is_none() {
-                    let problem = Problem::invalid_parameter(
+                    checks = checks.found(Problem::invalid_parameter(
                         instance,
                         "page_token",
                         "not a token this API issued for these year filters",
-                    );
-                    refusal = Some(match refusal {
-                        Some(query) => query.and(problem),
-                        None => problem,
-                    });
+                    ));
                 }
                 cursor
             }
         };
-        if let Some(problem) = refusal {
-            return Ok(ListLanguagesResponse::BadRequest(problem.into()));
-        }
+        let store = match checks.pass() {
+            Ok((store, ())) => store,
+            Err(refused) => return refused.answer(instance),
+        };
         let limit = usize::try_from(limit.0.clamp(1, MAX_LIMIT)).unwrap_or(1);
-        match cx.store.list(filter, after, limit).await {
+        match store.list(filter, after, limit).await {
             Ok(Page { languages, next }) => Ok(ListLanguagesResponse::Ok(Json(LanguagePage {
                 programming_languages: languages,
                 next_page_token: next
-                    .map(|cursor| page_token::issue(cx.store.page_token_key(), cursor, filter)),
+                    .map(|cursor| page_token::issue(store.page_token_key(), cursor, filter)),
             }))),
             Err(error) => Answer::answer(error, instance),
         }
@@ -236,17 +238,18 @@ impl Api {
         if_none_match: Header<Option<EntityTags>>,
     ) -> Answered<GetLanguageResponse> {
         let instance = cx.instance;
-        let language = match cx.store.get(&name).await {
+        let store = match cx.checks.pass_for(&name).await {
+            Ok((store, ())) => store,
+            Err(refused) => return refused.answer(instance),
+        };
+        let language = match store.get(&name).await {
             Ok(language) => language,
             Err(error) => return Answer::answer(error, instance),
         };
-        if let Some(refusal) = cx.refusal {
-            return Ok(GetLanguageResponse::BadRequest(refusal.into()));
-        }
         let etag = etag(&language);
         Ok(match if_none_match.0 {
             Some(tags) if tags.matches_weakly(&etag) => {
-                GetLanguageResponse::NotModified(cx.etag_sent(etag, &language))
+                GetLanguageResponse::NotModified(etag_sent(cx.coding, etag, &language))
             }
             _ => GetLanguageResponse::Ok(Json(language), etag),
         })
@@ -268,11 +271,11 @@ impl Api {
         body: JsonBody<Language>,
     ) -> Answered<CreateLanguageResponse> {
         let instance = cx.instance;
-        let language = match CreateLanguageResponse::accept(cx.refusal, body.0, instance) {
-            Ok(language) => language,
-            Err(refused) => return Ok(refused),
+        let (store, language) = match cx.checks.with_body(body.0).pass() {
+            Ok(passed) => passed,
+            Err(refused) => return refused.answer(instance),
         };
-        match cx.store.create(language).await {
+        match store.create(language).await {
             Ok(language) => {
                 let (location, etag) = (location(cx.routes, language.name()), etag(&language));
                 Ok(CreateLanguageResponse::Created(
@@ -361,12 +364,12 @@ impl Api {
         if_match: Header<Option<EntityTags>>,
     ) -> Answered<DeleteLanguageResponse> {
         let instance = cx.instance;
-        if let Some(refusal) = cx.refusal {
-            let refused = DeleteLanguageResponse::BadRequest(refusal.into());
-            return refuse(cx.store, &name, instance, refused).await;
-        }
+        let store = match cx.checks.pass_for(&name).await {
+            Ok((store, ())) => store,
+            Err(refused) => return refused.answer(instance),
+        };
         let precondition = if_matches(if_match.0.as_ref());
-        match cx.store.delete(&name, &precondition).await {
+        match store.delete(&name, &precondition).await {
             Ok(language) => {
                 let etag = etag(&language);
                 Ok(DeleteLanguageResponse::Ok(Json(language), etag))
@@ -386,13 +389,14 @@ impl Api {
         tag = "Tag::Service"
     )]
     async fn health(&self, cx: Context<'_>) -> Answered<HealthResponse> {
-        if let Some(refusal) = cx.refusal {
-            return Ok(HealthResponse::BadRequest(refusal.into()));
-        }
+        let store = match cx.checks.pass() {
+            Ok((store, ())) => store,
+            Err(refused) => return refused.answer(cx.instance),
+        };
         if cx.stopping {
             return Err(responses::stopping(cx.instance));
         }
-        match cx.store.health().await {
+        match store.health().await {
             Ok(()) => Ok(HealthResponse::Ok(Json(Health::ok()))),
             Err(error) => Answer::answer(error, cx.instance),
         }
@@ -405,42 +409,32 @@ impl Api {
     }
 }
 
-/// PUT and PATCH: the same meaning, the same code path. A missing language is a 404 before
-/// anything wrong with the query, the body or the precondition (README, "Choices where the
-/// contract leaves room").
+/// PUT and PATCH: the same meaning, the same code path.
 async fn change(
     cx: Context<'_>,
     name: &str,
     if_match: Option<EntityTags>,
     body: Result<LanguageChanges, BodyError>,
 ) -> Answered<UpdateLanguageResponse> {
-    let (store, instance) = (cx.store, cx.instance);
-    let refused = match UpdateLanguageResponse::accept(cx.refusal, body, instance) {
-        Err(refused) => refused,
-        Ok(changes) if changes.name.as_deref().is_some_and(|new| new != name) => {
-            UpdateLanguageResponse::BadRequest(Problem::renamed(instance).into())
-        }
-        Ok(changes) => {
-            let precondition = if_matches(if_match.as_ref());
-            return match store.update(name, changes, &precondition).await {
-                Ok(language) => {
-                    let etag = etag(&language);
-                    Ok(UpdateLanguageResponse::Ok(Json(language), etag))
-                }
-                Err(error) => Answer::answer(error, instance),
-            };
-        }
+    let instance = cx.instance;
+    let renamed = body
+        .as_ref()
+        .is_ok_and(|changes| changes.name.as_deref().is_some_and(|new| new != name));
+    let mut checks = cx.checks.with_body(body);
+    if renamed {
+        checks = checks.found(Problem::renamed(instance));
+    }
+    let (store, changes) = match checks.pass_for(name).await {
+        Ok(passed) => passed,
+        Err(refused) => return refused.answer(instance),
     };
-    refuse(store, name, instance, refused).await
-}
-
-/// `refused`, unless no language has this name: a missing language is a 404 rather than a 400 or
-/// a 412, whatever else is wrong with the request (README, "Choices where the contract leaves
-/// room").
-async fn refuse<R: Answer>(store: &Store, name: &str, instance: &str, refused: R) -> Answered<R> {
-    match store.get(name).await {
-        Err(StoreError::NotFound) => R::answer(StoreError::NotFound, instance),
-        _ => Ok(refused),
+    let precondition = if_matches(if_match.as_ref());
+    match store.update(name, changes, &precondition).await {
+        Ok(language) => {
+            let etag = etag(&language);
+            Ok(UpdateLanguageResponse::Ok(Json(language), etag))
+        }
+        Err(error) => Answer::answer(error, instance),
     }
 }
 

@@ -213,6 +213,15 @@ pub(super) fn stopping(instance: &str) -> Failure {
 /// How an operation's response answers each fact of the store: the variant that declares it, or
 /// the shared failure. Each operation names only the facts it can meet.
 pub(super) trait Answer: Sized {
+    /// The 400 that names what was wrong with the request.
+    fn bad_request(problem: ProblemJson) -> Self;
+
+    /// The answer to a body refused with a status of its own (`checks::Refused::Body`): only the
+    /// operations that read a body meet one, and declare its statuses.
+    fn rejected(error: BodyError, instance: &str) -> Self {
+        Self::bad_request(error.into_problem(instance).into())
+    }
+
     /// The variant that answers `error` with `problem`, where the operation declares one.
     fn declared(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         let _ = (error, problem);
@@ -244,17 +253,54 @@ pub(super) trait Answer: Sized {
     }
 }
 
-impl Answer for ListLanguagesResponse {}
+/// The 413, 408, 415 or 400 that answers a refused body, in the response enum of an operation
+/// that reads one (`Self`), which declares them.
+macro_rules! rejected_body {
+    ($error:expr, $instance:expr) => {{
+        let error: BodyError = $error;
+        let problem = ProblemJson(error.clone().into_problem($instance));
+        match error {
+            BodyError::TooLarge => Self::PayloadTooLarge(problem),
+            BodyError::TimedOut => Self::RequestTimeout(problem),
+            BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
+            BodyError::Malformed { .. } | BodyError::Fields(_) => Self::BadRequest(problem),
+        }
+    }};
+}
 
-impl Answer for HealthResponse {}
+/// The operations whose only refusal is the 400: `Answer` but for `bad_request`, which each one's
+/// `BadRequest` variant answers.
+macro_rules! answer_bad_requests {
+    ($($response:ty),*) => {$(
+        impl Answer for $response {
+            fn bad_request(problem: ProblemJson) -> Self {
+                Self::BadRequest(problem)
+            }
+        }
+    )*};
+}
+
+answer_bad_requests!(ListLanguagesResponse, HealthResponse);
 
 impl Answer for GetLanguageResponse {
+    fn bad_request(problem: ProblemJson) -> Self {
+        Self::BadRequest(problem)
+    }
+
     fn declared(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         matches!(error, StoreError::NotFound).then(|| Self::NotFound(problem))
     }
 }
 
 impl Answer for CreateLanguageResponse {
+    fn bad_request(problem: ProblemJson) -> Self {
+        Self::BadRequest(problem)
+    }
+
+    fn rejected(error: BodyError, instance: &str) -> Self {
+        rejected_body!(error, instance)
+    }
+
     fn declared(error: &StoreError, problem: ProblemJson) -> Option<Self> {
         match error {
             StoreError::AlreadyExists => Some(Self::Conflict(problem)),
@@ -264,10 +310,16 @@ impl Answer for CreateLanguageResponse {
     }
 }
 
-/// PUT, PATCH and DELETE meet the same facts.
+/// PUT, PATCH and DELETE meet the same facts; PUT and PATCH read a body.
 macro_rules! answer_changes {
-    ($($response:ty),*) => {$(
+    ($($response:ty { $($more:item)* }),*) => {$(
         impl Answer for $response {
+            fn bad_request(problem: ProblemJson) -> Self {
+                Self::BadRequest(problem)
+            }
+
+            $($more)*
+
             fn declared(error: &StoreError, problem: ProblemJson) -> Option<Self> {
                 match error {
                     StoreError::NotFound => Some(Self::NotFound(problem)),
@@ -279,41 +331,11 @@ macro_rules! answer_changes {
     )*};
 }
 
-answer_changes!(UpdateLanguageResponse, DeleteLanguageResponse);
-
-/// The answer to a refused body: 413, 415 or 400, each a variant of the operations that read one;
-/// with the query's refusal, one 400 that names both.
-macro_rules! answer_rejected_bodies {
-    ($($response:ty),*) => {$(
-        impl $response {
-            /// The body, unless it or the query (`refusal`) is refused.
-            #[allow(clippy::result_large_err)] // the error is the answer, returned at once
-            pub(super) fn accept<T>(
-                refusal: Option<Problem>,
-                body: Result<T, BodyError>,
-                instance: &str,
-            ) -> Result<T, Self> {
-                match (refusal, body) {
-                    (None, Ok(body)) => Ok(body),
-                    (None, Err(error)) => Err(Self::rejected(error, instance)),
-                    (Some(query), Err(error @ (BodyError::Malformed { .. } | BodyError::Fields(_)))) => {
-                        Err(Self::BadRequest(query.and(error.into_problem(instance)).into()))
-                    }
-                    (Some(query), _) => Err(Self::BadRequest(query.into())),
-                }
-            }
-
-            fn rejected(error: BodyError, instance: &str) -> Self {
-                let problem = ProblemJson(error.clone().into_problem(instance));
-                match error {
-                    BodyError::TooLarge => Self::PayloadTooLarge(problem),
-                    BodyError::TimedOut => Self::RequestTimeout(problem),
-                    BodyError::NotJson { .. } => Self::UnsupportedMediaType(problem),
-                    BodyError::Malformed { .. } | BodyError::Fields(_) => Self::BadRequest(problem),
-                }
-            }
+answer_changes!(
+    UpdateLanguageResponse {
+        fn rejected(error: BodyError, instance: &str) -> Self {
+            rejected_body!(error, instance)
         }
-    )*};
-}
-
-answer_rejected_bodies!(CreateLanguageResponse, UpdateLanguageResponse);
+    },
+    DeleteLanguageResponse {}
+);

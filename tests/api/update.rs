@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{SEED_NAMES, json_body, pointers, problem, spawn_app};
+use crate::helpers::{SEED_NAMES, json_body, parameters, pointers, problem, spawn_app};
 
 #[tokio::test]
 async fn update_changes_only_the_given_fields_and_keeps_the_place() {
@@ -63,6 +63,32 @@ async fn update_returns_400_for_a_rename_and_changes_nothing() {
         app.get_language("CLU2").await.status(),
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn a_rename_and_an_unknown_parameter_are_named_in_one_400() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .put(format!(
+            "{}/programming_languages/CLU?sort=name",
+            app.address
+        ))
+        .json(&json!({"name": "CLU2"}))
+        .send()
+        .await
+        .expect("PUT");
+    let body = problem(
+        response,
+        StatusCode::BAD_REQUEST,
+        "/problems/validation",
+        "/programming_languages/CLU",
+    )
+    .await;
+    assert_eq!(parameters(&body), ["sort"]);
+    assert_eq!(pointers(&body), ["/name"]);
+    let clu = json_body(app.get_language("CLU").await, StatusCode::OK).await;
+    assert_eq!(clu["name"], "CLU");
 }
 
 #[tokio::test]
