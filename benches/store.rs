@@ -6,7 +6,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use futures_util::FutureExt;
-use prog_lang_api::{Cursor, Language, Store, YearFilter};
+use prog_lang_api::{Cursor, Language, Name, Store, YearFilter};
 
 /// This process's resident memory, in bytes (Linux), allocator overhead included: what a
 /// language really costs.
@@ -26,7 +26,7 @@ const SIZES: [u64; 3] = [1_000, 100_000, 1_000_000];
 /// selects about one language in 301.
 fn language(i: u64) -> Language {
     Language {
-        name: format!("Language {i:07}").into(),
+        name: Name::try_from(format!("Language {i:07}")).expect("a valid name"),
         publication_year: 1800 + i32::try_from(i % 301).unwrap_or(0),
         contribution: format!("the contribution of language number {i}"),
     }
@@ -68,8 +68,10 @@ fn operations(c: &mut Criterion) {
         let mut next = size;
         group.bench_function("create and delete", |b| {
             b.iter(|| {
-                let created = run(store.create(language(next))).expect("create");
-                run(store.delete(created.name(), &|_| true)).expect("delete");
+                let language = language(next);
+                let name = language.name.clone();
+                run(store.create(language)).expect("create");
+                run(store.delete(&name, &|_| true)).expect("delete");
                 next += 1;
             })
         });

@@ -19,7 +19,7 @@ use crate::{
     conditional::EntityTags,
     config::Config,
     json::{self, BodyError},
-    language::{Language, LanguageChanges, is_valid_name},
+    language::{Language, LanguageChanges, Name},
     middleware::{WriteTokens, checks},
     page_token,
     problem::PROBLEM_JSON,
@@ -32,7 +32,7 @@ use crate::{
 pub fn json_body(data: &[u8]) {
     match json::parse::<Language>(data) {
         Ok(language) => assert!(
-            is_valid_name(language.name.as_str())
+            Name::try_from(language.name.as_str()).is_ok()
                 && (1800..=2100).contains(&language.publication_year)
                 && (1..=1000).contains(&language.contribution.chars().count()),
             "an accepted language breaks a rule: {language:?}"
@@ -295,7 +295,7 @@ fn assert_obeys_the_rules(language: &Value) {
     let name = language["name"].as_str().expect("a name");
     let year = language["publication_year"].as_i64().expect("a year");
     let contribution = language["contribution"].as_str().expect("a contribution");
-    assert!(is_valid_name(name), "{language}");
+    assert!(Name::try_from(name).is_ok(), "{language}");
     assert!((1800..=2100).contains(&year), "{language}");
     assert!(
         (1..=1000).contains(&contribution.chars().count()),

@@ -22,29 +22,84 @@ pub(crate) const CONTRIBUTION_MAX_CHARS: usize = 1000;
 pub(crate) const YEAR_MIN: i32 = 1800;
 pub(crate) const YEAR_MAX: i32 = 2100;
 
-/// What a name must be, in words.
-const NAME_RULE: &str =
-    "must be 1 to 64 characters, without control characters or leading or trailing white space";
-
 /// The name's `pattern`: no control character (Unicode Cc) anywhere, and no white space (Unicode
 /// White_Space and U+FEFF, which is ECMA-262's `\s`) first or last. The classes are spelled out
 /// rather than written `\s`, because regex engines disagree about `\s` (Python's lacks U+FEFF) and
-/// clients validate with whichever engine they have. `is_valid_name` is the same rule in Rust.
+/// clients validate with whichever engine they have. `Name::is_valid` is the same rule in Rust.
 pub(crate) const NAME_PATTERN: &str = concat!(
     r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]",
     r"(?:[^\x00-\x1F\x7F-\x9F]*",
     r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$"
 );
 
-/// A language's name, which holds to `is_valid_name`. Its schema states the same rule
-/// (`minLength`, `maxLength`, `pattern`), so that `Language` and `LanguageChanges` declare it once.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
+/// A language's name: only a valid one can be built (`Name::try_from`), so whatever holds a
+/// `Name` holds a valid one. Its schema states the same rule (`minLength`, `maxLength`, `pattern`),
+/// so that `Language` and `LanguageChanges` declare it once.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, Hash)]
 #[serde(transparent)]
 pub struct Name(String);
+
+/// A string that is no valid name; it says what a name must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidName;
+
+impl std::fmt::Display for InvalidName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "must be 1 to {NAME_MAX_CHARS} characters, without control characters or leading or \
+             trailing white space"
+        )
+    }
+}
+
+impl std::error::Error for InvalidName {}
 
 impl Name {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether `name` may name a language: the rule `NAME_PATTERN` and `NAME_MAX_CHARS` state.
+    fn is_valid(name: &str) -> bool {
+        let is_edge_space = |c: char| c.is_whitespace() || c == '\u{FEFF}';
+        let chars = name.chars().count();
+        (1..=NAME_MAX_CHARS).contains(&chars)
+            && !name.chars().any(char::is_control)
+            && !name.starts_with(is_edge_space)
+            && !name.ends_with(is_edge_space)
+    }
+}
+
+impl TryFrom<String> for Name {
+    type Error = InvalidName;
+
+    fn try_from(name: String) -> Result<Self, InvalidName> {
+        if Self::is_valid(&name) {
+            Ok(Self(name))
+        } else {
+            Err(InvalidName)
+        }
+    }
+}
+
+impl TryFrom<&str> for Name {
+    type Error = InvalidName;
+
+    fn try_from(name: &str) -> Result<Self, InvalidName> {
+        if Self::is_valid(name) {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(InvalidName)
+        }
+    }
+}
+
+/// Read as a string, then held to the rule: a body with an invalid name names it (`json.rs`
+/// reads each field on its own).
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::try_from(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -56,15 +111,9 @@ impl std::ops::Deref for Name {
     }
 }
 
-impl From<&str> for Name {
-    fn from(name: &str) -> Self {
-        Self(name.to_owned())
-    }
-}
-
-impl From<String> for Name {
-    fn from(name: String) -> Self {
-        Self(name)
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 
@@ -110,11 +159,7 @@ impl Type for Name {
 impl ParseFromJSON for Name {
     fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
         let name = String::parse_from_json(value).map_err(ParseError::propagate)?;
-        if is_valid_name(&name) {
-            Ok(Self(name))
-        } else {
-            Err(ParseError::custom(NAME_RULE))
-        }
+        Self::try_from(name).map_err(ParseError::custom)
     }
 }
 
@@ -196,10 +241,8 @@ impl FieldError {
 impl LanguageChanges {
     /// Every rule of the resource these changes break; empty when they are valid.
     pub(crate) fn validate(&self) -> Vec<FieldError> {
+        // A name is valid once read (`Name`).
         let mut errors = Vec::new();
-        if let Some(name) = &self.name {
-            check_name(name, &mut errors);
-        }
         if let Some(year) = self.publication_year {
             check_year(year, &mut errors);
         }
@@ -207,22 +250,6 @@ impl LanguageChanges {
             check_contribution(contribution, &mut errors);
         }
         errors
-    }
-}
-
-/// Whether `name` may name a language: the rule `NAME_PATTERN` and `NAME_MAX_CHARS` state.
-pub(crate) fn is_valid_name(name: &str) -> bool {
-    let is_edge_space = |c: char| c.is_whitespace() || c == '\u{FEFF}';
-    let chars = name.chars().count();
-    (1..=NAME_MAX_CHARS).contains(&chars)
-        && !name.chars().any(char::is_control)
-        && !name.starts_with(is_edge_space)
-        && !name.ends_with(is_edge_space)
-}
-
-fn check_name(name: &str, errors: &mut Vec<FieldError>) {
-    if !is_valid_name(name) {
-        errors.push(FieldError::new("name", NAME_RULE));
     }
 }
 
@@ -311,10 +338,17 @@ const SEED: [(&str, i32, &str); 8] = [
 /// "Execute" on it creates a language the first time rather than meeting a 409.
 pub(crate) fn new_language_example() -> Language {
     Language {
-        name: "Rust".into(),
+        name: Name::known("Rust"),
         publication_year: 2015,
         contribution: "ownership and borrowing: memory safety without a garbage collector"
             .to_owned(),
+    }
+}
+
+impl Name {
+    /// A name written in this program (the seeds, the examples), which the tests hold valid.
+    fn known(name: &'static str) -> Self {
+        Self::try_from(name).unwrap_or_else(|_| unreachable!("{name:?} is tested valid"))
     }
 }
 
@@ -322,7 +356,7 @@ pub(crate) fn new_language_example() -> Language {
 pub(crate) fn seed() -> Vec<Language> {
     SEED.iter()
         .map(|&(name, publication_year, contribution)| Language {
-            name: name.into(),
+            name: Name::known(name),
             publication_year,
             contribution: contribution.to_owned(),
         })
@@ -336,7 +370,7 @@ mod tests {
     #[test]
     fn names_follow_the_contract() {
         for good in ["C", "C++", "PL/I", "Café", "日本語", "a b", &"x".repeat(64)] {
-            assert!(is_valid_name(good), "{good:?} should be valid");
+            assert!(Name::is_valid(good), "{good:?} should be valid");
         }
         for bad in [
             "",
@@ -350,7 +384,67 @@ mod tests {
             "a\u{85}b",
             &"x".repeat(65),
         ] {
-            assert!(!is_valid_name(bad), "{bad:?} should be invalid");
+            assert!(!Name::is_valid(bad), "{bad:?} should be invalid");
+        }
+    }
+
+    #[test]
+    fn the_names_written_in_the_program_are_valid() {
+        // `Name::known` relies on it.
+        for language in seed().into_iter().chain([new_language_example()]) {
+            assert!(Name::is_valid(&language.name), "{language:?}");
+        }
+    }
+
+    #[test]
+    fn the_rule_in_words_states_the_limits_it_is_built_from() {
+        let rule = InvalidName.to_string();
+        assert!(
+            rule.contains(&format!("1 to {NAME_MAX_CHARS} characters")),
+            "{rule}"
+        );
+    }
+
+    #[test]
+    fn an_invalid_name_cannot_be_read_nor_built() {
+        let body = |name: &str| {
+            serde_json::to_string(&serde_json::json!(
+                {"name": name, "publication_year": 1990, "contribution": "y"}
+            ))
+            .expect("JSON")
+        };
+        assert!(serde_json::from_str::<Language>(&body("C")).is_ok());
+        for bad in ["", " C", "a\u{0}b"] {
+            let error = serde_json::from_str::<Language>(&body(bad)).expect_err(bad);
+            assert!(
+                error.to_string().contains(&InvalidName.to_string()),
+                "{error}"
+            );
+            assert_eq!(Name::try_from(bad), Err(InvalidName));
+            let changes = format!("{{\"name\": {}}}", serde_json::json!(bad));
+            assert!(serde_json::from_str::<LanguageChanges>(&changes).is_err());
+        }
+    }
+
+    /// Characters on every edge of the rule: white space of each kind (Unicode's, U+FEFF),
+    /// control characters (C0, DEL, C1), and ordinary ones, ASCII and not.
+    const EDGES: &str = "[ \t\n\u{0}\u{1F}\u{7F}\u{85}\u{9F}\u{A0}\u{1680}\u{2000}\u{200A}\u{200B}\u{2028}\u{202F}\u{3000}\u{FEFF}aZ0/+é☕日]";
+
+    proptest::proptest! {
+        /// The pattern the spec publishes, read by a regex engine as a client's validator reads it,
+        /// with the lengths the spec publishes beside it, accepts exactly the names the server
+        /// accepts: generated names, valid and invalid, both ways.
+        #[test]
+        fn the_published_pattern_is_the_rule_the_server_runs(
+            name in proptest::string::string_regex(&format!("{EDGES}{{0,3}}a?{EDGES}{{0,3}}"))
+                .expect("a strategy"),
+            long in 0usize..=2,
+        ) {
+            let name = if long == 2 { format!("{name}{}", "x".repeat(NAME_MAX_CHARS)) } else { name };
+            let pattern = regex::Regex::new(NAME_PATTERN).expect("the pattern compiles");
+            let chars = name.chars().count();
+            let published = pattern.is_match(&name) && (1..=NAME_MAX_CHARS).contains(&chars);
+            proptest::prop_assert_eq!(published, Name::try_from(name.as_str()).is_ok(), "{:?}", name);
         }
     }
 

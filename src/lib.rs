@@ -45,6 +45,6 @@ mod store;
 pub use app::bare_operations;
 pub use app::run;
 pub use config::{Config, LogFormat};
-pub use language::{Language, LanguageChanges, Name};
+pub use language::{InvalidName, Language, LanguageChanges, Name};
 pub use logging::{LogGuard, start_logging};
 pub use store::{Cursor, Page, Precondition, StartError, Store, StoreError, Stored, YearFilter};

@@ -422,13 +422,43 @@ mod tests {
     use crate::{Config, app::openapi};
 
     #[test]
-    fn the_name_pattern_is_the_rule_the_server_applies() {
+    fn the_published_name_rule_is_the_rule_the_server_applies() {
+        // The schemas as a client reads them from the document (pattern and lengths), against
+        // the server's own rule, on names at each edge of it. (`language.rs` tests the pattern
+        // against the rule over generated names.)
         let spec = Spec::new(|| openapi(&Config::defaults()));
         let document: Value = serde_json::from_slice(&spec.json()).expect("JSON");
+        let x = |n| "x".repeat(n);
+        let names = [
+            "C",
+            "PL/I",
+            "a b",
+            "Café ☕",
+            "",
+            " C",
+            "C ",
+            "\u{FEFF}C",
+            "C\u{3000}",
+            "C\u{A0}",
+            "a\u{0}b",
+            "a\nb",
+            "a\u{85}b",
+            "a\u{200B}b",
+            &x(64),
+            &x(65),
+        ];
         for schema in ["Language", "LanguageChanges"] {
-            let pattern =
-                &document["components"]["schemas"][schema]["properties"]["name"]["pattern"];
-            assert_eq!(pattern, crate::language::NAME_PATTERN, "{schema}");
+            let name = &document["components"]["schemas"][schema]["properties"]["name"];
+            let pattern = regex::Regex::new(name["pattern"].as_str().expect("a pattern"))
+                .expect("the pattern compiles");
+            let lengths = name["minLength"].as_u64().expect("minLength")
+                ..=name["maxLength"].as_u64().expect("maxLength");
+            for candidate in names {
+                let chars = candidate.chars().count() as u64;
+                let published = pattern.is_match(candidate) && lengths.contains(&chars);
+                let served = crate::language::Name::try_from(candidate).is_ok();
+                assert_eq!(published, served, "{schema}: {candidate:?}");
+            }
         }
     }
 

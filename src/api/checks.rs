@@ -6,6 +6,7 @@
 
 use crate::{
     json::BodyError,
+    language::Name,
     problem::Problem,
     store::{Store, StoreError},
 };
@@ -103,13 +104,17 @@ impl<'a, T> Checks<'a, T> {
         self.verdict.map(|passed| (self.store, passed))
     }
 
-    /// `pass`, for an operation on the language named `name`: when something was refused and no
-    /// language has this name, the answer is a 404, whatever else is wrong.
-    pub(super) async fn pass_for(self, name: &str) -> Result<(&'a Store, T), Refused> {
+    /// `pass`, for an operation on the language named `name`, with the name checked: a name no
+    /// language can have, or one that no language has while something was refused, is a 404,
+    /// whatever else is wrong.
+    pub(super) async fn pass_for(self, name: String) -> Result<(&'a Store, Name, T), Refused> {
+        let Ok(name) = Name::try_from(name) else {
+            return Err(Refused::NotFound);
+        };
         let store = self.store;
         match self.verdict {
-            Ok(passed) => Ok((store, passed)),
-            Err(refused) => match store.get(name).await {
+            Ok(passed) => Ok((store, name, passed)),
+            Err(refused) => match store.get(&name).await {
                 Err(StoreError::NotFound) => Err(Refused::NotFound),
                 _ => Err(refused),
             },
@@ -211,16 +216,24 @@ mod tests {
         let refused = |name: &'static str| {
             Checks::new(&store, INSTANCE, Some(query()))
                 .with_body::<()>(Err(malformed()))
-                .pass_for(name)
+                .pass_for(name.to_owned())
         };
         assert!(matches!(refused("Nowhere").await, Err(Refused::NotFound)));
+        // A name no language can have, whether or not anything else was refused.
+        assert!(matches!(refused(" COBOL").await, Err(Refused::NotFound)));
+        assert!(matches!(
+            Checks::new(&store, INSTANCE, None)
+                .pass_for(" COBOL".to_owned())
+                .await,
+            Err(Refused::NotFound)
+        ));
         // COBOL is a seed language: the 400 stands.
         let problem = invalid(refused("COBOL").await);
         assert_eq!(problem, query().and(malformed().into_problem(INSTANCE)));
         // A request that passes reaches the store, which answers the missing language itself.
         assert!(
             Checks::new(&store, INSTANCE, None)
-                .pass_for("Nowhere")
+                .pass_for("Nowhere".to_owned())
                 .await
                 .is_ok()
         );

@@ -238,8 +238,8 @@ impl Api {
         if_none_match: Header<Option<EntityTags>>,
     ) -> Answered<GetLanguageResponse> {
         let instance = cx.instance;
-        let store = match cx.checks.pass_for(&name).await {
-            Ok((store, ())) => store,
+        let (store, name, ()) = match cx.checks.pass_for(name.0).await {
+            Ok(passed) => passed,
             Err(refused) => return refused.answer(instance),
         };
         let language = match store.get(&name).await {
@@ -312,7 +312,7 @@ impl Api {
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges>,
     ) -> Answered<UpdateLanguageResponse> {
-        change(cx, &name, if_match.0, body.0).await
+        change(cx, name.0, if_match.0, body.0).await
     }
 
     /// Patch a programming language
@@ -339,7 +339,7 @@ impl Api {
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges, MERGE_PATCH>,
     ) -> Answered<PatchLanguageResponse> {
-        change(cx, &name, if_match.0, body.0).await
+        change(cx, name.0, if_match.0, body.0).await
     }
 
     /// Delete a programming language
@@ -364,8 +364,8 @@ impl Api {
         if_match: Header<Option<EntityTags>>,
     ) -> Answered<DeleteLanguageResponse> {
         let instance = cx.instance;
-        let store = match cx.checks.pass_for(&name).await {
-            Ok((store, ())) => store,
+        let (store, name, ()) = match cx.checks.pass_for(name.0).await {
+            Ok(passed) => passed,
             Err(refused) => return refused.answer(instance),
         };
         let precondition = if_matches(if_match.0.as_ref());
@@ -412,24 +412,24 @@ impl Api {
 /// PUT and PATCH: the same meaning, the same code path.
 async fn change(
     cx: Context<'_>,
-    name: &str,
+    name: String,
     if_match: Option<EntityTags>,
     body: Result<LanguageChanges, BodyError>,
 ) -> Answered<UpdateLanguageResponse> {
     let instance = cx.instance;
     let renamed = body
         .as_ref()
-        .is_ok_and(|changes| changes.name.as_deref().is_some_and(|new| new != name));
+        .is_ok_and(|changes| changes.name.as_deref().is_some_and(|new| *new != name));
     let mut checks = cx.checks.with_body(body);
     if renamed {
         checks = checks.found(Problem::renamed(instance));
     }
-    let (store, changes) = match checks.pass_for(name).await {
+    let (store, name, changes) = match checks.pass_for(name).await {
         Ok(passed) => passed,
         Err(refused) => return refused.answer(instance),
     };
     let precondition = if_matches(if_match.as_ref());
-    match store.update(name, changes, &precondition).await {
+    match store.update(&name, changes, &precondition).await {
         Ok(language) => {
             let etag = etag(&language);
             Ok(UpdateLanguageResponse::Ok(Json(language), etag))

@@ -15,7 +15,7 @@ use std::{
 };
 
 use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
-use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, seed};
+use crate::language::{Language, LanguageChanges, Name, YEAR_MAX, YEAR_MIN, seed};
 
 pub(crate) struct MemoryStore {
     state: RwLock<State>,
@@ -114,13 +114,13 @@ impl MemoryStore {
 
     pub(crate) fn update(
         &self,
-        name: &str,
+        name: &Name,
         changes: LanguageChanges,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
         let mut state = self.write();
         let current = state.find_where(name, precondition)?;
-        let Some(language) = current.changed_by(changes) else {
+        let Some(language) = current.changed_by(name, changes) else {
             return Ok(current.clone());
         };
         let current = current.clone();
@@ -301,9 +301,13 @@ mod tests {
     use super::*;
     use crate::store::unconditionally;
 
+    fn name(name: &str) -> Name {
+        Name::try_from(name).expect("a valid name")
+    }
+
     fn language(name: &str, year: i32) -> Language {
         Language {
-            name: name.into(),
+            name: self::name(name),
             publication_year: year,
             contribution: format!("{name}'s contribution"),
         }
@@ -345,7 +349,7 @@ mod tests {
             ..LanguageChanges::default()
         };
         let after = store
-            .update("APL", changes, &unconditionally)
+            .update(&name("APL"), changes, &unconditionally)
             .expect("update");
         assert_eq!(after.publication_year(), 2000);
         assert_eq!(after.contribution(), "array processing");
@@ -371,7 +375,7 @@ mod tests {
         };
         let refuse = |_: &Stored| false;
         assert_eq!(
-            store.update("APL", changes, &refuse).unwrap_err(),
+            store.update(&name("APL"), changes, &refuse).unwrap_err(),
             StoreError::PreconditionFailed
         );
         assert_eq!(
@@ -423,7 +427,7 @@ mod tests {
         );
         assert_eq!(
             store
-                .update("Nope", LanguageChanges::default(), &unconditionally)
+                .update(&name("Nope"), LanguageChanges::default(), &unconditionally)
                 .unwrap_err(),
             StoreError::NotFound
         );
@@ -543,7 +547,7 @@ mod tests {
                             contribution: Some(format!("writer {i}")),
                         };
                         store
-                            .update("CLU", changes, &unconditionally)
+                            .update(&name("CLU"), changes, &unconditionally)
                             .expect("update");
                     }
                 })

@@ -11,7 +11,7 @@ mod stored;
 
 use std::{fmt, sync::Arc};
 
-use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN};
+use crate::language::{Language, LanguageChanges, Name, YEAR_MAX, YEAR_MIN};
 
 use memory::MemoryStore;
 use postgres::PostgresStore;
@@ -59,7 +59,7 @@ impl Store {
     }
 
     /// The language named exactly `name`.
-    pub async fn get(&self, name: &str) -> Result<Stored, StoreError> {
+    pub async fn get(&self, name: &Name) -> Result<Stored, StoreError> {
         match &*self.0 {
             Backend::Memory(store) => store.get(name),
             Backend::Postgres(store) => Box::pin(store.get(name)).await,
@@ -80,7 +80,7 @@ impl Store {
     /// that it is `name`.
     pub async fn update(
         &self,
-        name: &str,
+        name: &Name,
         changes: LanguageChanges,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
@@ -93,7 +93,7 @@ impl Store {
     /// Removes the language named `name` if `precondition` holds for it, and returns it.
     pub async fn delete(
         &self,
-        name: &str,
+        name: &Name,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
         match &*self.0 {

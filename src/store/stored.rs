@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer, ser::SerializeStruct};
 
-use crate::language::{Language, LanguageChanges};
+use crate::language::{Language, LanguageChanges, Name};
 
 /// A stored language. Cheap to clone: clones share one record. It is written exactly as a
 /// `Language` (and `api` describes it in the spec as one).
@@ -61,17 +61,18 @@ impl Stored {
     }
 
     /// The language's fields, as owned values.
-    pub fn to_language(&self) -> Language {
+    #[cfg(test)]
+    pub(crate) fn to_language(&self) -> Language {
         Language {
-            name: self.name().into(),
+            name: crate::language::Name::try_from(self.name()).expect("a stored name is valid"),
             publication_year: self.publication_year(),
             contribution: self.contribution().to_owned(),
         }
     }
 
     /// The language with `changes` applied (a `name` in them is ignored), or `None` when they
-    /// change nothing: then the stored language stays as it is.
-    pub(crate) fn changed_by(&self, changes: LanguageChanges) -> Option<Language> {
+    /// change nothing: then the stored language stays as it is. `name` is its name.
+    pub(crate) fn changed_by(&self, name: &Name, changes: LanguageChanges) -> Option<Language> {
         let publication_year = changes.publication_year.unwrap_or(self.publication_year());
         let contribution = changes
             .contribution
@@ -79,7 +80,7 @@ impl Stored {
         let unchanged =
             publication_year == self.publication_year() && contribution == self.contribution();
         (!unchanged).then(|| Language {
-            name: self.name().into(),
+            name: name.clone(),
             publication_year,
             contribution,
         })
@@ -130,7 +131,7 @@ mod tests {
             );
         }
         let multibyte = Language {
-            name: "Café ☕".into(),
+            name: Name::try_from("Café ☕").expect("valid"),
             publication_year: 2001,
             contribution: "é".to_owned(),
         };

@@ -32,7 +32,7 @@ use connect::{describe, first_connection};
 use migrate::migrate;
 
 use super::{Cursor, DatabaseStatus, Page, Precondition, StoreError, Stored, YearFilter};
-use crate::language::{Language, LanguageChanges, YEAR_MAX, YEAR_MIN, is_valid_name};
+use crate::language::{Language, LanguageChanges, Name, YEAR_MAX, YEAR_MIN};
 
 /// The longest an operation may take, the wait for a connection included, before it is
 /// `Unavailable`: the contract's 5 s, with a margin.
@@ -230,8 +230,8 @@ impl PostgresStore {
         Ok(Page { languages, next })
     }
 
-    pub(crate) async fn get(&self, name: &str) -> Result<Stored, StoreError> {
-        let name = findable(name)?;
+    pub(crate) async fn get(&self, name: &Name) -> Result<Stored, StoreError> {
+        let name = name.as_str();
         let row = self
             .run(async |client| {
                 let statement = client
@@ -289,18 +289,17 @@ impl PostgresStore {
 
     pub(crate) async fn update(
         &self,
-        name: &str,
+        name: &Name,
         changes: LanguageChanges,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
-        let name = findable(name)?;
         self.run(async |client| {
             let transaction = client.transaction().await?;
             let current = match locked(&transaction, name, precondition).await? {
                 Ok(current) => current,
                 Err(error) => return Ok(Err(error)),
             };
-            let Some(language) = current.changed_by(changes) else {
+            let Some(language) = current.changed_by(name, changes) else {
                 return Ok(Ok(current));
             };
             let update = concat!(
@@ -315,10 +314,9 @@ impl PostgresStore {
 
     pub(crate) async fn delete(
         &self,
-        name: &str,
+        name: &Name,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
-        let name = findable(name)?;
         self.run(async |client| {
             let transaction = client.transaction().await?;
             // The count's row first, as a create takes it: the two never wait on each other.
@@ -417,16 +415,6 @@ impl PostgresStore {
     }
 }
 
-/// `name`, if a language may have it. Any other is not found without asking the database, whose
-/// `text` could not even hold some of them (U+0000).
-fn findable(name: &str) -> Result<&str, StoreError> {
-    if is_valid_name(name) {
-        Ok(name)
-    } else {
-        Err(StoreError::NotFound)
-    }
-}
-
 /// The language named `name`, its row locked until the transaction ends, if `precondition` holds
 /// for it.
 async fn locked(
@@ -486,10 +474,16 @@ fn stored(row: &Row) -> Result<Stored, StoreError> {
         tracing::error!(position, "a stored contribution is not UTF-8");
         return Err(StoreError::Unavailable);
     };
+    let Ok(name) = Name::try_from(row.get::<_, String>(1)) else {
+        // Only this server writes the table, always a valid name: the data was changed behind
+        // its back.
+        tracing::error!(position, "a stored name is not a valid name");
+        return Err(StoreError::Unavailable);
+    };
     Ok(Stored::new(
         u64::try_from(position).unwrap_or(0),
         &Language {
-            name: row.get::<_, String>(1).into(),
+            name,
             publication_year: row.get(2),
             contribution,
         },
