@@ -3,8 +3,9 @@
 //! `OpenApi::meta()`, plus the few routes outside the spec (the docs, the spec itself, `/`).
 //!
 //! `Allow`, the request checks, the write-token guard, the `Location` of a new language and the
-//! details of a parameter that did not parse all read it: no other place names a path, a method or
-//! a query parameter, so adding an operation or a parameter is an edit in `api/` alone.
+//! details of a parameter that did not parse all read it: no other place names a path, a method, a
+//! query parameter or the operations that need a write token, so adding an operation or a
+//! parameter is an edit in `api/` alone.
 
 use std::ops::RangeInclusive;
 
@@ -35,11 +36,21 @@ enum Segment {
     Parameter(String),
 }
 
-/// One operation: its method, its operationId, and the query parameters it takes.
+/// One operation: its method, its operationId, the query parameters it takes, and whether it
+/// declares a security requirement (the writes' `WriteToken`).
 pub(crate) struct Operation {
     method: Method,
     id: &'static str,
     query: Vec<Parameter>,
+    secured: bool,
+}
+
+impl Operation {
+    /// Whether the operation declares a security requirement: with write tokens configured, it
+    /// needs one.
+    pub(crate) fn secured(&self) -> bool {
+        self.secured
+    }
 }
 
 /// A query parameter, and what its value must be, from its declared schema.
@@ -89,6 +100,7 @@ impl RouteTable {
                 .map(|operation| Operation {
                     method: operation.method,
                     id: operation.operation_id.unwrap_or_default(),
+                    secured: !operation.security.is_empty(),
                     query: operation
                         .params
                         .into_iter()
@@ -332,6 +344,28 @@ mod tests {
 
     fn table() -> RouteTable {
         RouteTable::new(Api::meta(), &app::ROUTES_OUTSIDE_THE_SPEC)
+    }
+
+    #[test]
+    fn every_write_and_only_the_writes_need_a_write_token() {
+        // An operation that changes something (a method that is not safe, RFC 9110 §9.2.1) and
+        // forgot its `WriteToken` would be open to anyone while tokens are configured.
+        let table = table();
+        let operations: Vec<&Operation> = table
+            .routes
+            .iter()
+            .flat_map(|route| &route.operations)
+            .collect();
+        assert!(operations.iter().any(|operation| operation.secured()));
+        for operation in operations {
+            assert_eq!(
+                operation.secured(),
+                !operation.method.is_safe(),
+                "{} {}",
+                operation.method,
+                operation.id
+            );
+        }
     }
 
     /// What `Route::matches` means, said the plain way: split the path at `/` and compare.

@@ -3,17 +3,17 @@
 //!
 //! The corrections: response header names as they are sent (poem-openapi upper-cases them),
 //! `additionalProperties: false` on request bodies (the server refuses unknown fields), a
-//! `default` problem response on every operation, for the errors any request can meet, and the
-//! bearer security of the writes with their 401, and an explicit empty security on the reads (the
-//! write-token guard, in `middleware`, sits outside the operations, so poem-openapi cannot see it).
-//! The document is the same whether or not tokens are configured.
+//! `default` problem response on every operation, for the errors any request can meet, the
+//! statuses in order, and an explicit empty security on the operations that declare none (the
+//! reads). The writes' security and their 401 are declared with the operations (`WriteToken`,
+//! `WriteRefused`). The document is the same whether or not tokens are configured.
 
 use std::sync::{Arc, OnceLock};
 
 use poem::{
     Endpoint, Request,
     endpoint::make_sync,
-    http::{HeaderValue, Method, header},
+    http::{HeaderValue, header},
 };
 use poem_openapi::OpenApiService;
 use serde_json::{Map, Value, json};
@@ -153,25 +153,23 @@ const NARROW_WINDOW_STYLE: &str = "<head>\n<style>@media (max-width: 640px) { \
 /// The schema of a whole language.
 const LANGUAGE_SCHEMA: &str = "#/components/schemas/Language";
 
-/// The name of the security scheme of writes.
-const WRITE_TOKEN_SCHEME: &str = "writeToken";
-
 fn correct(document: &mut Value) {
     let mut request_schemas = Vec::new();
-    for (method, operation) in operations(document) {
-        // A write is a method that is not safe (RFC 9110 §9.2.1), as the write-token guard has it.
-        let safe = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-            .is_ok_and(|method| method.is_safe());
-        if !safe {
-            secure(operation);
-        } else if let Some(operation) = operation.as_object_mut() {
-            // Reads are open: say so, rather than leave it to be guessed.
-            operation.insert("security".to_owned(), json!([]));
+    for (_, operation) in operations(document) {
+        if let Some(operation) = operation.as_object_mut() {
+            // An operation without a security requirement (a read, which takes no `WriteToken`)
+            // is open: say so, rather than leave it to be guessed.
+            operation.entry("security").or_insert_with(|| json!([]));
         }
         if let Some(responses) = operation
             .get_mut("responses")
             .and_then(Value::as_object_mut)
         {
+            // The statuses in order, as a reader looks them up: poem-openapi lists the shared
+            // answers (`Failure`) after the operation's own.
+            let mut entries: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+            entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+            responses.extend(entries);
             for response in responses.values_mut() {
                 if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) {
                     rename_headers(headers);
@@ -211,7 +209,6 @@ fn correct(document: &mut Value) {
             );
         }
     }
-    add_security_scheme(document);
     for name in request_schemas {
         if let Some(schema) = document
             .pointer_mut(&format!("/components/schemas/{name}"))
@@ -347,59 +344,6 @@ fn operations(document: &mut Value) -> Vec<(String, &mut Value)> {
                 .map(|(method, operation)| (method.clone(), operation))
         })
         .collect()
-}
-
-/// Declares that a write needs a bearer token, and the 401 it meets without one.
-fn secure(operation: &mut Value) {
-    let Some(operation) = operation.as_object_mut() else {
-        return;
-    };
-    operation.insert("security".to_owned(), json!([{ WRITE_TOKEN_SCHEME: [] }]));
-    if let Some(responses) = operation
-        .get_mut("responses")
-        .and_then(Value::as_object_mut)
-    {
-        responses.insert(
-            "401".to_owned(),
-            json!({
-                "description": "Write tokens are configured and the request has no valid one: \
-                                nothing was changed.",
-                "headers": {"WWW-Authenticate": {
-                    "description": "`Bearer`: the scheme the token goes in; \
-                                    `Bearer error=\"invalid_token\"` when a token was sent and is \
-                                    not valid (RFC 6750).",
-                    "required": true,
-                    "schema": {"type": "string"}
-                }},
-                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-            }),
-        );
-        // Keep the statuses in order, with `default` last, as the rest of the document has them.
-        let mut entries: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
-        entries.sort_by_key(|(status, _)| (status == "default", status.clone()));
-        responses.extend(entries);
-    }
-}
-
-/// The security scheme of writes, in `components`.
-fn add_security_scheme(document: &mut Value) {
-    let Some(document) = document.as_object_mut() else {
-        return;
-    };
-    let components = document
-        .entry("components")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(components) = components.as_object_mut() {
-        components.insert(
-            "securitySchemes".to_owned(),
-            json!({ WRITE_TOKEN_SCHEME: {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A write token the server was configured with (PROG_LANG_API_WRITE_TOKENS \
-                                or --write-tokens-file). Without any configured, writes need none."
-            }}),
-        );
-    }
 }
 
 fn rename_headers(headers: &mut Map<String, Value>) {

@@ -26,7 +26,7 @@ pub(super) enum Refused {
 
 impl Refused {
     /// The operation's answer to what was refused on the request for `instance`.
-    pub(super) fn answer<R: Answer>(self, instance: &str) -> Answered<R> {
+    pub(super) fn answer<R: Answer, Also>(self, instance: &str) -> Answered<R, Also> {
         match self {
             Self::Invalid(problem) => Ok(R::bad_request((*problem).into())),
             Self::Body(error) => Ok(R::rejected(error, instance)),

@@ -17,14 +17,16 @@ use std::sync::{
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use poem::{FromRequest, Request, RequestBody, http::StatusCode};
 use poem_openapi::{
-    OpenApi, Tags,
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, Tags,
     param::{Header, Path, Query},
+    registry::{MetaSecurityScheme, Registry},
 };
 
 use checks::Checks;
+pub(crate) use responses::WriteRefused;
 use responses::{
     Answer, CreateLanguageResponse, DeleteLanguageResponse, Failure, GetLanguageResponse,
-    HealthResponse, IndexResponse, ListLanguagesResponse, PatchLanguageResponse,
+    HealthResponse, IndexResponse, ListLanguagesResponse, Nothing, PatchLanguageResponse,
     UpdateLanguageResponse,
 };
 use wire::{Health, LanguagePage};
@@ -112,13 +114,62 @@ impl<'a> FromRequest<'a> for Context<'a> {
     }
 }
 
+/// The write token, as the spec declares it: an operation that takes one needs
+/// `Authorization: Bearer <token>` while write tokens are configured. It extracts nothing: the
+/// guard (`middleware::tokens`) runs before the operation, and the route table tells it which
+/// operations take one. Its 401 is `WriteRefused`, in each such operation's answers.
+pub(crate) struct WriteToken;
+
+/// The write token's security scheme, by name in the spec.
+const WRITE_TOKEN_SCHEME: &str = "writeToken";
+
+impl<'a> ApiExtractor<'a> for WriteToken {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            WRITE_TOKEN_SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "A write token the server was configured with (PROG_LANG_API_WRITE_TOKENS or \
+                     --write-tokens-file). Without any configured, writes need none.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![WRITE_TOKEN_SCHEME]
+    }
+
+    async fn from_request(
+        _: &'a Request,
+        _: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        Ok(Self)
+    }
+}
+
 /// Where Swagger UI is served (by `app`): the front door redirects there.
 pub(crate) const DOCS: &str = "/docs";
 /// The API's front door, outside the spec.
 pub(crate) const FRONT_DOOR: &str = "/";
 
 /// What an operation answers: its own response, or a failure every operation shares.
-type Answered<R> = Result<R, Failure>;
+/// `Also`: the answers an operation meets before it runs, besides the shared ones (the writes'
+/// `WriteRefused`, declared by their `WriteToken`).
+type Answered<R, Also = Nothing> = Result<R, Failure<Also>>;
 
 /// A page holds this many languages unless the client asks otherwise.
 const DEFAULT_LIMIT: i32 = 100;
@@ -268,8 +319,9 @@ impl Api {
     async fn create_language(
         &self,
         cx: Context<'_>,
+        _token: WriteToken,
         body: JsonBody<Language>,
-    ) -> Answered<CreateLanguageResponse> {
+    ) -> Answered<CreateLanguageResponse, WriteRefused> {
         let instance = cx.instance;
         let (store, language) = match cx.checks.with_body(body.0).pass() {
             Ok(passed) => passed,
@@ -303,6 +355,7 @@ impl Api {
     async fn update_language(
         &self,
         cx: Context<'_>,
+        _token: WriteToken,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
@@ -311,7 +364,7 @@ impl Api {
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges>,
-    ) -> Answered<UpdateLanguageResponse> {
+    ) -> Answered<UpdateLanguageResponse, WriteRefused> {
         change(cx, name.0, if_match.0, body.0).await
     }
 
@@ -330,6 +383,7 @@ impl Api {
     async fn patch_language(
         &self,
         cx: Context<'_>,
+        _token: WriteToken,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
@@ -338,7 +392,7 @@ impl Api {
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges, MERGE_PATCH>,
-    ) -> Answered<PatchLanguageResponse> {
+    ) -> Answered<PatchLanguageResponse, WriteRefused> {
         change(cx, name.0, if_match.0, body.0).await
     }
 
@@ -355,6 +409,7 @@ impl Api {
     async fn delete_language(
         &self,
         cx: Context<'_>,
+        _token: WriteToken,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
@@ -362,7 +417,7 @@ impl Api {
         /// `*` or ETags (strong comparison): delete the language only if one matches, else 412.
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
-    ) -> Answered<DeleteLanguageResponse> {
+    ) -> Answered<DeleteLanguageResponse, WriteRefused> {
         let instance = cx.instance;
         let (store, name, ()) = match cx.checks.pass_for(name.0).await {
             Ok(passed) => passed,
@@ -415,7 +470,7 @@ async fn change(
     name: String,
     if_match: Option<EntityTags>,
     body: Result<LanguageChanges, BodyError>,
-) -> Answered<UpdateLanguageResponse> {
+) -> Answered<UpdateLanguageResponse, WriteRefused> {
     let instance = cx.instance;
     let renamed = body
         .as_ref()

@@ -2,6 +2,8 @@
 //! (the spec's responses come from these), and the mapping of store facts and refused bodies to
 //! their variants.
 
+use std::marker::PhantomData;
+
 use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{
     ApiResponse,
@@ -174,28 +176,66 @@ pub(crate) enum Unavailable {
     ),
 }
 
-/// What any operation may fail with: the store out of reach (a 503, declared by `Unavailable`),
-/// or a bug, answered by the error boundary as a 500 problem that shows none of it.
-pub(crate) struct Failure(poem::Error);
+/// What a write meets before it is carried out, besides the shared 503: declared here, on the
+/// operations that take a `WriteToken`, and answered by the write-token guard
+/// (`middleware::tokens`), which runs before the operation.
+#[derive(ApiResponse)]
+pub(crate) enum WriteRefused {
+    /// Write tokens are configured and the request has no valid one: nothing was changed.
+    #[oai(status = 401)]
+    Unauthorized(
+        ProblemJson,
+        /// `Bearer`: the scheme the token goes in; `Bearer error="invalid_token"` when a token was sent and is not valid (RFC 6750).
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+}
 
-impl ApiResponse for Failure {
+/// No answer beyond the shared ones: what `Failure` adds by default.
+pub(crate) struct Nothing;
+
+impl ApiResponse for Nothing {
     fn meta() -> MetaResponses {
-        Unavailable::meta()
+        MetaResponses {
+            responses: Vec::new(),
+        }
+    }
+
+    fn register(_: &mut Registry) {}
+}
+
+/// What any operation may fail with: the store out of reach (a 503, declared by `Unavailable`),
+/// or a bug, answered by the error boundary as a 500 problem that shows none of it. `Also`
+/// declares the answers some operations meet before they run (the writes' `WriteRefused`).
+pub(crate) struct Failure<Also = Nothing>(poem::Error, PhantomData<fn() -> Also>);
+
+impl<Also> Failure<Also> {
+    fn new(error: poem::Error) -> Self {
+        Self(error, PhantomData)
+    }
+}
+
+impl<Also: ApiResponse> ApiResponse for Failure<Also> {
+    fn meta() -> MetaResponses {
+        let mut meta = Unavailable::meta();
+        meta.responses.extend(Also::meta().responses);
+        meta
     }
 
     fn register(registry: &mut Registry) {
         Unavailable::register(registry);
+        Also::register(registry);
     }
 }
 
-impl IntoResponse for Failure {
+impl<Also> IntoResponse for Failure<Also> {
     fn into_response(self) -> Response {
         self.0.into_response()
     }
 }
 
-impl From<Failure> for poem::Error {
-    fn from(failure: Failure) -> Self {
+impl<Also> From<Failure<Also>> for poem::Error {
+    fn from(failure: Failure<Also>) -> Self {
         failure.0
     }
 }
@@ -207,7 +247,7 @@ pub(super) fn stopping(instance: &str) -> Failure {
         Problem::stopping(instance).into(),
         crate::problem::RETRY_AFTER_SECONDS.to_owned(),
     );
-    Failure(poem::Error::from_response(response.into_response()))
+    Failure::new(poem::Error::from_response(response.into_response()))
 }
 
 /// How an operation's response answers each fact of the store: the variant that declares it, or
@@ -229,7 +269,7 @@ pub(super) trait Answer: Sized {
     }
 
     /// The answer to `error`, met on the request for `instance`.
-    fn answer(error: StoreError, instance: &str) -> Result<Self, Failure> {
+    fn answer<Also>(error: StoreError, instance: &str) -> Result<Self, Failure<Also>> {
         let problem = match error {
             StoreError::NotFound => Problem::language_not_found(instance),
             StoreError::AlreadyExists => Problem::already_exists(instance),
@@ -239,13 +279,13 @@ pub(super) trait Answer: Sized {
                 let problem = Problem::service_unavailable(instance).into();
                 let retry_after = crate::problem::RETRY_AFTER_SECONDS.to_owned();
                 let response = Unavailable::ServiceUnavailable(problem, retry_after);
-                return Err(Failure(poem::Error::from_response(
+                return Err(Failure::new(poem::Error::from_response(
                     response.into_response(),
                 )));
             }
         };
         Self::declared(&error, problem.into()).ok_or_else(|| {
-            Failure(poem::Error::from_string(
+            Failure::new(poem::Error::from_string(
                 format!("store error that this operation does not expect: {error}"),
                 StatusCode::INTERNAL_SERVER_ERROR,
             ))

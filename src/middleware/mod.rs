@@ -33,7 +33,7 @@ use crate::{
     config::Config,
     metrics::Metrics,
     problem::Problem,
-    routes::{Route, RouteTable},
+    routes::{Operation, Route, RouteTable},
 };
 
 /// The routes `E`, wrapped in every cross-cutting concern.
@@ -91,7 +91,7 @@ impl<E: Endpoint> Layers<E> {
         let method = request.method().clone();
         if let Some(route) = route.filter(|route| route.answers(&method)) {
             if let Some(tokens) = &self.tokens
-                && !method.is_safe()
+                && route.operation(&method).is_some_and(Operation::secured)
                 && !tokens.admit(&request)
             {
                 return tokens::refusal(&request, path);

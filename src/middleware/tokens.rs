@@ -1,5 +1,5 @@
-//! Write tokens: with tokens configured, a write (a method that is not safe, RFC 9110 §9.2.1) that
-//! a path answers needs `Authorization: Bearer <token>` with one of them; reads stay open.
+//! Write tokens: with tokens configured, an operation that takes a `WriteToken` (the writes: POST,
+//! PUT, PATCH and DELETE) needs `Authorization: Bearer <token>` with one of them; reads stay open.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use poem::{
 };
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::problem::Problem;
+use crate::{api::WriteRefused, problem::Problem};
 
 /// The bearer tokens that writes need, compared in constant time.
 #[derive(Clone)]
@@ -58,16 +58,13 @@ fn presented(request: &Request) -> Option<&[u8]> {
 /// sent and is not valid is named as such (RFC 6750 §3.1), so that a client can tell a wrong
 /// token from a missing one.
 pub(super) fn refusal(request: &Request, instance: &str) -> Response {
-    let mut response = Problem::unauthorized(instance).into_response();
     let challenge = if presented(request).is_some() {
-        HeaderValue::from_static("Bearer error=\"invalid_token\"")
+        "Bearer error=\"invalid_token\""
     } else {
-        HeaderValue::from_static("Bearer")
+        "Bearer"
     };
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, challenge);
-    response
+    WriteRefused::Unauthorized(Problem::unauthorized(instance).into(), challenge.to_owned())
+        .into_response()
 }
 
 #[cfg(test)]
