@@ -16,6 +16,12 @@ use poem_openapi::registry::{MetaApi, MetaParamIn, MetaSchemaRef};
 pub(crate) struct RouteTable {
     /// Literal routes first, so that a literal path wins over a template that also matches it.
     routes: Vec<Route>,
+    /// The request headers the operations read (header parameters, `Content-Type` of a body,
+    /// `Authorization` of a security requirement), by lower-case name, sorted: what CORS allows.
+    request_headers: Vec<String>,
+    /// The response headers the operations declare, by lower-case name, sorted: what CORS
+    /// exposes.
+    response_headers: Vec<String>,
 }
 
 /// One path, as declared: `/programming_languages/{name}`.
@@ -92,8 +98,32 @@ impl RouteTable {
     /// paths outside the spec that answer GET (and so HEAD), each with its name in metrics.
     pub(crate) fn new(apis: Vec<MetaApi>, others: &[(&str, &'static str)]) -> Self {
         let mut routes: Vec<Route> = Vec::new();
+        let (mut request_headers, mut response_headers) = (Vec::new(), Vec::new());
         let declared = apis.into_iter().flat_map(|api| api.paths);
         for path in declared {
+            for operation in &path.operations {
+                request_headers.extend(
+                    operation
+                        .params
+                        .iter()
+                        .filter(|param| param.in_type == MetaParamIn::Header)
+                        .map(|param| param.name.to_ascii_lowercase()),
+                );
+                if operation.request.is_some() {
+                    request_headers.push("content-type".to_owned());
+                }
+                if !operation.security.is_empty() {
+                    request_headers.push("authorization".to_owned());
+                }
+                response_headers.extend(
+                    operation
+                        .responses
+                        .responses
+                        .iter()
+                        .flat_map(|response| &response.headers)
+                        .map(|header| header.name.to_ascii_lowercase()),
+                );
+            }
             let operations = path
                 .operations
                 .into_iter()
@@ -115,7 +145,25 @@ impl RouteTable {
             routes.push(Route::new((*path).to_owned(), Vec::new(), Some(name)));
         }
         routes.sort_by_key(|route| route.parameters().count());
-        Self { routes }
+        for names in [&mut request_headers, &mut response_headers] {
+            names.sort();
+            names.dedup();
+        }
+        Self {
+            routes,
+            request_headers,
+            response_headers,
+        }
+    }
+
+    /// The request headers the operations read, by lower-case name.
+    pub(crate) fn request_headers(&self) -> &[String] {
+        &self.request_headers
+    }
+
+    /// The response headers the operations declare, by lower-case name.
+    pub(crate) fn response_headers(&self) -> &[String] {
+        &self.response_headers
     }
 
     /// The route `path` (as received, percent-encoded) is on, if the server has one.
@@ -344,6 +392,19 @@ mod tests {
 
     fn table() -> RouteTable {
         RouteTable::new(Api::meta(), &app::ROUTES_OUTSIDE_THE_SPEC)
+    }
+
+    #[test]
+    fn the_headers_are_those_the_operations_declare() {
+        let table = table();
+        assert_eq!(
+            table.request_headers(),
+            ["authorization", "content-type", "if-match", "if-none-match"]
+        );
+        assert_eq!(
+            table.response_headers(),
+            ["etag", "location", "retry-after", "www-authenticate"]
+        );
     }
 
     #[test]

@@ -7,7 +7,11 @@ use poem::{
     http::{HeaderValue, header},
 };
 
-use crate::{problem::Problem, routes::Route};
+use super::request_id::REQUEST_ID;
+use crate::{
+    problem::Problem,
+    routes::{Route, RouteTable},
+};
 
 /// Who may call the API from a browser, and how (CORS, configured by `--cors-origin`).
 #[derive(Clone)]
@@ -15,22 +19,36 @@ pub(crate) struct CorsPolicy {
     /// `*`: any origin.
     any: bool,
     origins: Arc<Vec<String>>,
+    /// The request headers a browser may send cross-origin, besides the CORS-safelisted ones:
+    /// those the operations read (the route table's), and `X-Request-Id`. Lower-case.
+    request_headers: Arc<Vec<String>>,
+    /// `request_headers`, as `Access-Control-Allow-Headers` lists them.
+    allow_headers: HeaderValue,
+    /// The response headers a browser may show the caller: those the operations declare, and
+    /// `X-Request-Id`.
+    expose_headers: HeaderValue,
 }
 
-/// The request headers a browser may send cross-origin, besides the CORS-safelisted ones.
-const CORS_REQUEST_HEADERS: [&str; 5] = [
-    "authorization",
-    "content-type",
-    "if-match",
-    "if-none-match",
-    "x-request-id",
-];
-
 impl CorsPolicy {
-    pub(crate) fn new(origins: &[String]) -> Self {
+    pub(crate) fn new(origins: &[String], routes: &RouteTable) -> Self {
+        let with_request_id = |declared: &[String]| {
+            let mut names = declared.to_vec();
+            names.push(REQUEST_ID.as_str().to_owned());
+            names.sort();
+            names.dedup();
+            names
+        };
+        let request_headers = with_request_id(routes.request_headers());
+        let listed = |names: &[String]| {
+            HeaderValue::from_str(&names.join(", "))
+                .unwrap_or_else(|_| HeaderValue::from_static(""))
+        };
         Self {
             any: origins.iter().any(|origin| origin == "*"),
             origins: Arc::new(origins.to_vec()),
+            allow_headers: listed(&request_headers),
+            expose_headers: listed(&with_request_id(routes.response_headers())),
+            request_headers: Arc::new(request_headers),
         }
     }
 
@@ -79,7 +97,7 @@ impl CorsPolicy {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("Location, ETag, X-Request-Id"),
+                self.expose_headers.clone(),
             );
         }
     }
@@ -116,7 +134,7 @@ impl CorsPolicy {
             .split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
-            .all(|name| CORS_REQUEST_HEADERS.contains(&name));
+            .all(|name| self.request_headers.iter().any(|allowed| allowed == name));
         let method_ok = route
             .methods()
             .iter()
@@ -128,9 +146,7 @@ impl CorsPolicy {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, route.allow().clone());
                 headers.insert(
                     header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    HeaderValue::from_static(
-                        "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id",
-                    ),
+                    self.allow_headers.clone(),
                 );
                 headers.insert(
                     header::ACCESS_CONTROL_MAX_AGE,

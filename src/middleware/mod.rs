@@ -57,10 +57,11 @@ impl<E: Endpoint> Layers<E> {
     ) -> Self {
         Self {
             inner,
-            routes,
             tokens: (!config.write_tokens.is_empty())
                 .then(|| WriteTokens::new(&config.write_tokens)),
-            cors: (!config.cors_origins.is_empty()).then(|| CorsPolicy::new(&config.cors_origins)),
+            cors: (!config.cors_origins.is_empty())
+                .then(|| CorsPolicy::new(&config.cors_origins, &routes)),
+            routes,
             compression: config.compression,
             metrics,
             stopping,

@@ -137,6 +137,33 @@ async fn cors_answers_the_configured_origins_only() {
             .contains("PUT")
     );
     assert!(headers.get("access-control-allow-credentials").is_none());
+    let allowed_headers = headers["access-control-allow-headers"]
+        .to_str()
+        .expect("ASCII")
+        .to_ascii_lowercase();
+    for header in [
+        "authorization",
+        "content-type",
+        "if-match",
+        "if-none-match",
+        "x-request-id",
+    ] {
+        assert!(
+            allowed_headers.contains(header),
+            "{header} in {allowed_headers}"
+        );
+    }
+    // A header no operation reads is not allowed.
+    let unknown = app
+        .client
+        .request(Method::OPTIONS, app.url("/programming_languages/COBOL"))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "PUT")
+        .header("Access-Control-Request-Headers", "if-match, x-unknown")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(unknown.status(), StatusCode::FORBIDDEN);
 
     let refused = preflight(&app, "https://evil.example").await;
     problem(
@@ -158,7 +185,14 @@ async fn cors_answers_the_configured_origins_only() {
         .to_str()
         .expect("ASCII")
         .to_ascii_lowercase();
-    for header in ["location", "etag", "x-request-id"] {
+    // Every response header an operation declares, Retry-After (a 503's) among them.
+    for header in [
+        "location",
+        "etag",
+        "retry-after",
+        "www-authenticate",
+        "x-request-id",
+    ] {
         assert!(exposed.contains(header), "{header} in {exposed}");
     }
     assert_eq!(read.headers()["access-control-allow-origin"], origin);
