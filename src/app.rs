@@ -7,7 +7,7 @@ use std::{future::Future, io, sync::Arc};
 
 use poem::{
     Endpoint, EndpointExt, Request, Response, Route,
-    endpoint::{make, make_sync},
+    endpoint::{BoxEndpoint, make, make_sync},
     get,
     http::{HeaderValue, header},
 };
@@ -32,16 +32,37 @@ const SPEC_YAML: &str = "/openapi.yaml";
 const FAVICON: &str = "/favicon.ico";
 const FAVICON_PNG: &[u8] = include_bytes!("favicon.png");
 
-/// The routes the server answers outside the spec, with their names in metrics: `/` (an
-/// operation the spec hides, the way to the documentation), the documentation and its icon, and
-/// the spec itself.
-pub(crate) const ROUTES_OUTSIDE_THE_SPEC: [(&str, &str); 5] = [
-    (FRONT_DOOR, "docs"),
-    (DOCS, "docs"),
-    (FAVICON, "docs"),
-    (SPEC_JSON, "spec"),
-    (SPEC_YAML, "spec"),
+/// What answers GET on a route outside the spec, made from the spec it serves; `None` for a route
+/// an operation the spec hides answers.
+type Answerer = fn(&Spec) -> Option<BoxEndpoint<'static>>;
+
+/// The routes the server answers outside the spec: each path, its name in metrics, and what
+/// answers it. The route table and the mounts both read this one list.
+const OUTSIDE_THE_SPEC: [(&str, &str, Answerer); 5] = [
+    // The way to the documentation: `Api::index`, an operation the spec hides.
+    (FRONT_DOOR, "docs", |_| None),
+    (DOCS, "docs", |spec| Some(get(spec.docs_endpoint()).boxed())),
+    (FAVICON, "docs", |_| Some(get(make_sync(favicon)).boxed())),
+    (SPEC_JSON, "spec", |spec| {
+        Some(get(spec.json_endpoint()).boxed())
+    }),
+    (SPEC_YAML, "spec", |spec| {
+        Some(get(spec.yaml_endpoint()).boxed())
+    }),
 ];
+
+fn favicon(_: Request) -> Response {
+    Response::builder()
+        .content_type("image/png")
+        .header(header::CACHE_CONTROL, "public, max-age=86400")
+        .body(FAVICON_PNG)
+}
+
+/// The route table of the operations and of the routes outside the spec.
+pub(crate) fn route_table() -> RouteTable {
+    let outside = OUTSIDE_THE_SPEC.map(|(path, name, _)| (path, name));
+    RouteTable::new(Api::meta(), &outside)
+}
 
 /// What is given to the spec's `servers` when no public URL is configured: the server the spec was
 /// fetched from.
@@ -191,23 +212,16 @@ pub(crate) fn app(
     metrics: Option<Arc<Metrics>>,
     stopping: Stopping,
 ) -> impl Endpoint + 'static {
-    let routes = Arc::new(RouteTable::new(Api::meta(), &ROUTES_OUTSIDE_THE_SPEC));
+    let routes = Arc::new(route_table());
     let published = config.clone();
     let spec = Spec::new(move || openapi(&published));
-    let endpoint = Route::new()
-        .nest("/", openapi(config))
-        .at(SPEC_JSON, get(spec.json_endpoint()))
-        .at(SPEC_YAML, get(spec.yaml_endpoint()))
-        .at(DOCS, get(spec.docs_endpoint()))
-        .at(
-            FAVICON,
-            get(make_sync(|_| {
-                Response::builder()
-                    .content_type("image/png")
-                    .header(header::CACHE_CONTROL, "public, max-age=86400")
-                    .body(FAVICON_PNG)
-            })),
-        )
+    let mut endpoint = Route::new().nest("/", openapi(config));
+    for (path, _, answerer) in OUTSIDE_THE_SPEC {
+        if let Some(answer) = answerer(&spec) {
+            endpoint = endpoint.at(path, answer);
+        }
+    }
+    let endpoint = endpoint
         .data(store)
         .data(Arc::clone(&routes))
         .data(stopping.clone());
@@ -219,7 +233,7 @@ pub(crate) fn app(
 /// (`benches/plain_poem.rs`), which so moves when the operations do.
 #[doc(hidden)]
 pub fn bare_operations(store: Store) -> impl Endpoint + 'static {
-    let routes = Arc::new(RouteTable::new(Api::meta(), &ROUTES_OUTSIDE_THE_SPEC));
+    let routes = Arc::new(route_table());
     Route::new()
         .nest("/", openapi(&Config::defaults()))
         .data(store)

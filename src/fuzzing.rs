@@ -9,11 +9,10 @@ use poem::{
     Endpoint, Request,
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
 };
-use poem_openapi::OpenApi;
 use serde_json::Value;
 
 use crate::{
-    api::{Api, Stopping},
+    api::Stopping,
     app,
     compression::Accepted,
     conditional::EntityTags,
@@ -56,7 +55,7 @@ fn assert_names_fields(error: &BodyError) {
 
 fn routes() -> &'static RouteTable {
     static ROUTES: OnceLock<RouteTable> = OnceLock::new();
-    ROUTES.get_or_init(|| RouteTable::new(Api::meta(), &app::ROUTES_OUTSIDE_THE_SPEC))
+    ROUTES.get_or_init(app::route_table)
 }
 
 /// A query string, checked as each operation's: what the check keeps passes it again.

@@ -384,14 +384,13 @@ fn expected(schema: &MetaSchemaRef) -> String {
 
 #[cfg(test)]
 mod tests {
-    use poem_openapi::OpenApi;
     use serde_json::Value;
 
     use super::*;
-    use crate::{api::Api, app};
+    use crate::app;
 
     fn table() -> RouteTable {
-        RouteTable::new(Api::meta(), &app::ROUTES_OUTSIDE_THE_SPEC)
+        app::route_table()
     }
 
     #[test]

@@ -522,11 +522,11 @@ fn default_limit() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::ROUTES_OUTSIDE_THE_SPEC;
+    use crate::app::route_table;
 
     #[test]
     fn locations_encode_every_reserved_character() {
-        let routes = RouteTable::new(Api::meta(), &ROUTES_OUTSIDE_THE_SPEC);
+        let routes = route_table();
         let location = |name| location(&routes, name);
         assert_eq!(location("PL/I"), "/programming_languages/PL%2FI");
         assert_eq!(location("C++"), "/programming_languages/C%2B%2B");
