@@ -1,6 +1,6 @@
 //! Compressed responses (README, "Compression"): the coding a request's `Accept-Encoding` prefers
 //! among `br` and `gzip`, applied to every response of a compressible type that is at least
-//! `MIN_BYTES` long, with `Vary: Accept-Encoding` on every response that could have been
+//! `MIN_BYTES` long (`coding_for`), with `Vary: Accept-Encoding` on every response that could have been
 //! compressed and an ETag of its own for each coding (`conditional::coded`).
 //!
 //! Bodies are compressed whole, in memory: the API's bodies are at most a page of JSON. The spec
@@ -20,7 +20,14 @@ use poem::{
 use crate::conditional;
 
 /// Responses shorter than this are sent as they are: compressing them saves too little.
-pub(crate) const MIN_BYTES: usize = 1024;
+const MIN_BYTES: usize = 1024;
+
+/// The coding a body of `len` bytes is sent with, for a request whose preferred coding is
+/// `preferred`: none for a short body. The one place the size rule is applied, by the responses
+/// compressed here and by a 304, which carries the ETag its 200 would have.
+pub(crate) fn coding_for(preferred: Option<Coding>, len: usize) -> Option<Coding> {
+    preferred.filter(|_| len >= MIN_BYTES)
+}
 
 /// Brotli quality and gzip level for responses compressed on each request: the fastest that keep
 /// most of the gain. On the page of 1,000 languages (134 KB), gzip 1 takes about 0.3 ms for 13.2 KB
@@ -234,10 +241,10 @@ pub(crate) async fn compress(response: &mut Response, coding: Option<Coding>) {
         // Not in memory and failed to read: nothing to send but what was read, which is nothing.
         Err(_) => Bytes::new(),
     };
-    if body.len() < MIN_BYTES {
+    let Some(coding) = coding_for(Some(coding), body.len()) else {
         response.set_body(body);
         return;
-    }
+    };
     let compressed = coding.compress(&body, false);
     set_coded(response, Some(coding), compressed);
 }
@@ -283,9 +290,7 @@ impl Precompressed {
 
     /// The response for a request that accepts `accepted`.
     pub(crate) fn response(&self, accepted: Accepted) -> Response {
-        let coding = accepted
-            .for_kept()
-            .filter(|_| self.identity.len() >= MIN_BYTES);
+        let coding = coding_for(accepted.for_kept(), self.identity.len());
         let body = match coding {
             None => self.identity.clone(),
             Some(coding) => self.coded[coding as usize]

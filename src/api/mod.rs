@@ -78,16 +78,12 @@ struct Context<'a> {
 }
 
 /// The ETag a 200 with `language` would carry: its coding's, when the body would be compressed
-/// with `coding`. A 304 carries it too, standing for that 200 (RFC 9110 §15.4.5).
-fn etag_sent(coding: Option<Coding>, etag: String, language: &Stored) -> String {
-    match coding {
-        Some(coding)
-            if serde_json::to_vec(language)
-                .is_ok_and(|body| body.len() >= compression::MIN_BYTES) =>
-        {
-            conditional::coded(&etag, coding.token())
-        }
-        _ => etag,
+/// (`compression::coding_for`). A 304 carries it too, standing for that 200 (RFC 9110 §15.4.5).
+fn etag_sent(preferred: Option<Coding>, etag: String, language: &Stored) -> String {
+    let len = serde_json::to_vec(language).map_or(0, |body| body.len());
+    match compression::coding_for(preferred, len) {
+        Some(coding) => conditional::coded(&etag, coding.token()),
+        None => etag,
     }
 }
 
