@@ -134,6 +134,10 @@ pub(crate) async fn serve(
     drop(listener);
     // A connection still waiting for room is closed unserved, as the kernel's queue is.
     drop((waiting, room));
+    tracing::info!(
+        connections = connections.len(),
+        "stopped accepting on {local}: finishing the requests in flight"
+    );
     let _ = stop.send(true);
     let drained = tokio::time::timeout(drain, async {
         while connections.join_next().await.is_some() {}

@@ -427,8 +427,19 @@ async fn without_tokens_on_a_public_address_the_start_warns() {
 #[tokio::test]
 async fn shutdown_finishes_a_request_in_flight_and_does_not_wait_for_idle_connections() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut server = start(&["--addr", "127.0.0.1:0", "--idle-timeout", "60"], &[]);
+    let mut server = start(
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--idle-timeout",
+            "60",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
     let address = server.address.trim_start_matches("http://").to_owned();
+    let metrics = metrics_url(&mut server);
 
     // An idle keep-alive connection: one request answered, then silence.
     let mut idle = tokio::net::TcpStream::connect(&address)
@@ -451,10 +462,11 @@ async fn shutdown_finishes_a_request_in_flight_and_does_not_wait_for_idle_connec
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server is answering it, its body still coming.
+    wait_for_metric(&metrics, "http_server_active_requests 1").await;
 
     server.signal("TERM");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.wait_for_line(&format!("stopped accepting on {address}"));
     let refused = tokio::net::TcpStream::connect(&address).await;
     assert!(refused.is_err(), "no new connections once shutting down");
     let answer = upload.finish().await;
@@ -560,6 +572,39 @@ async fn after_the_shutdown_delay_the_server_stops_and_exits_0() {
     server.signal("TERM");
     server.wait_for_line("stopping in 1 s");
     assert_eq!(server.wait().code(), Some(0));
+}
+
+/// The metrics URL the server announced (started with `--metrics-addr`).
+fn metrics_url(server: &mut Process) -> String {
+    server.wait_for_line("metrics on ");
+    server
+        .log()
+        .iter()
+        .find_map(|line| line.split("metrics on ").nth(1))
+        .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '"').next())
+        .expect("announced")
+        .to_owned()
+}
+
+/// Scrapes `metrics` until a line of it is `line` (or `PATIENCE` runs out).
+async fn wait_for_metric(metrics: &str, line: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let text = reqwest::get(metrics)
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("text");
+        if text.lines().any(|scraped| scraped == line) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{line:?} never came: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// `command`, run by a shell that first sets the open-file limit with `ulimit` and `limit`
@@ -672,6 +717,35 @@ async fn every_access_log_line_is_written_before_the_server_exits() {
         .filter(|line| line.contains(r#""path":"/programming_languages/Missing"#))
         .count();
     assert_eq!(logged, 300);
+}
+
+#[tokio::test]
+async fn while_every_connection_is_busy_a_new_one_waits_for_room() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut server = start(&["--addr", "127.0.0.1:0", "--max-connections", "1"], &[]);
+    let address = server.address.trim_start_matches("http://").to_owned();
+    let upload = SlowUpload::begin(&server.address, "Busy", UploadHead::default()).await;
+    let mut waiting = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    waiting
+        .write_all(
+            b"GET /programming_languages/Busy HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("write");
+    // The server has the new connection and no room for it: it says so, and holds it.
+    server.wait_for_line("at the connection cap");
+    let answer = upload.finish().await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    // Served once the upload's connection closed: after the create, which it sees.
+    let mut response = Vec::new();
+    tokio::time::timeout(PATIENCE, waiting.read_to_end(&mut response))
+        .await
+        .expect("answered once there is room")
+        .expect("read");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
 
 #[tokio::test]
