@@ -1,5 +1,12 @@
-//! Logging: `tracing`'s lines, formatted on the request's task into a buffer in memory, and
-//! written to standard error by a thread of their own, so that no request waits on the write.
+//! Logging: one formatter for every line, the server's own and the libraries' (through `tracing`)
+//! alike, formatted on the request's task into a buffer in memory, and written to standard error by
+//! a thread of their own, so that no request waits on the write.
+//!
+//! The lines are laid out as `tracing-subscriber`'s formatter lays them out (its text and JSON
+//! formats, byte for byte: a test holds it), so that what reads them need not change; they are
+//! written by `Line` here, at a fraction of that formatter's cost. Events reach it through
+//! `tracing` (`LineLayer`, behind `RUST_LOG`'s filter); the access log's line, once a request,
+//! skips `tracing`'s dispatch (`write_info`).
 //!
 //! The thread writes what has gathered in one write every `GATHER` at most: a busy server's
 //! hundreds of lines a millisecond cost it one system call and one wake-up of the thread, where a
@@ -21,7 +28,8 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
+use tracing::{Event, Level, Subscriber, field::Field};
+use tracing_subscriber::{EnvFilter, Layer, layer::Context, prelude::*, registry::LookupSpan};
 
 use crate::config::LogFormat;
 
@@ -40,8 +48,15 @@ const KEPT_CAPACITY: usize = 64 << 10;
 /// The count of lines dropped because the buffer was full.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Where `write_info` writes, and in which format: set when logging starts without colour.
-static DIRECT: OnceLock<(Arc<Lines>, LogFormat)> = OnceLock::new();
+/// Where `write_info` writes, and how: set when logging starts.
+static DIRECT: OnceLock<(Arc<Lines>, Layout)> = OnceLock::new();
+
+/// How lines are laid out: the format, and colour for a person at a terminal (text only).
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    format: LogFormat,
+    colour: bool,
+}
 
 /// The lines waiting, shared by every writer and the thread.
 #[derive(Default)]
@@ -111,30 +126,6 @@ impl Lines {
     }
 }
 
-/// What `tracing` writes each line through: the subscriber formats a whole line, then writes it
-/// with one call.
-#[derive(Clone)]
-struct LineWriter(Arc<Lines>);
-
-impl Write for LineWriter {
-    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        self.0.push(line);
-        Ok(line.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for LineWriter {
-    type Writer = LineWriter;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// Keeps the writer thread: dropping it writes every line still buffered.
 pub struct LogGuard {
     lines: Arc<Lines>,
@@ -168,17 +159,20 @@ pub fn start_logging(format: LogFormat) -> LogGuard {
             .spawn(move || lines.write_until_closed(io::stderr()))
             .ok()
     };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(LineWriter(Arc::clone(&lines)));
-    let colour = format == LogFormat::Text && io::stderr().is_terminal();
-    if !colour {
-        let _ = DIRECT.set((Arc::clone(&lines), format));
-    }
-    match format {
-        LogFormat::Text => logs.with_ansi(colour).init(),
-        LogFormat::Json => logs.json().with_ansi(false).init(),
-    }
+    let layout = Layout {
+        format,
+        colour: format == LogFormat::Text && io::stderr().is_terminal(),
+    };
+    let _ = DIRECT.set((Arc::clone(&lines), layout));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(LineLayer {
+            lines: Arc::clone(&lines),
+            layout,
+            now: SystemTime::now,
+        })
+        .try_init();
     LogGuard { lines, thread }
 }
 
@@ -187,96 +181,271 @@ pub(crate) fn dropped_lines() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
 
-/// A field's value in a line written by `write_info`, and how `tracing` would have recorded it.
+/// A field's value, and how `tracing` records it.
 pub(crate) enum Value<'a> {
     /// `%value`: unquoted in text.
     Display(&'a str),
     /// A `&str`: quoted in text, as its `Debug` writes it.
     Str(&'a str),
     Unsigned(u64),
+    Signed(i64),
+    Bool(bool),
+    Float(f64),
+    /// Anything else: as its `Debug` writes it (unquoted in text, a string in JSON).
+    Debug(&'a dyn std::fmt::Debug),
 }
 
-/// Writes an INFO line from `target` with `message` (a plain literal) and `fields`, byte for byte
-/// as `tracing`'s formatter would write the same event in this process's format, at a tenth of
-/// its cost: the access log's line, once a request (README, "Performance"). False when logging
-/// is not started here or writes in colour: then the caller logs through `tracing`.
-pub(crate) fn write_info(target: &str, message: &str, fields: &[(&str, Value<'_>)]) -> bool {
-    let Some((lines, format)) = DIRECT.get() else {
-        return false;
+/// Writes an INFO line from `target` with `message` (a plain literal) and `fields` straight to the
+/// log, without `tracing`'s dispatch: the access log's line, once a request (README,
+/// "Performance"). Nothing is written while logging is not started here.
+pub(crate) fn write_info(target: &str, message: &str, fields: &[(&str, Value<'_>)]) {
+    let Some((lines, layout)) = DIRECT.get() else {
+        return;
     };
+    with_line(|buffer| {
+        let mut line = Line::begin(buffer, *layout, SystemTime::now(), Level::INFO, target, &[]);
+        line.message(&Value::Display(message));
+        for (name, value) in fields {
+            line.field(name, value);
+        }
+        line.end(target);
+        lines.push(buffer);
+    });
+}
+
+/// A line's buffer, this thread's own, cleared.
+fn with_line(write: impl FnOnce(&mut Vec<u8>)) {
     thread_local! {
         static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     LINE.with_borrow_mut(|line| {
         line.clear();
-        format_info(line, *format, SystemTime::now(), target, message, fields);
-        lines.push(line);
+        write(line);
     });
-    true
 }
 
-fn format_info(
-    line: &mut Vec<u8>,
+/// `tracing`'s events, each written as one line.
+struct LineLayer {
+    lines: Arc<Lines>,
+    layout: Layout,
+    /// The clock: `SystemTime::now`, but in tests.
+    now: fn() -> SystemTime,
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LineLayer {
+    fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
+        let metadata = event.metadata();
+        // The server opens no span; a library's are named, as `tracing`'s text format names them.
+        let spans: Vec<&str> = context
+            .event_scope(event)
+            .map(|scope| scope.from_root().map(|span| span.name()).collect())
+            .unwrap_or_default();
+        with_line(|buffer| {
+            let mut line = Line::begin(
+                buffer,
+                self.layout,
+                (self.now)(),
+                *metadata.level(),
+                metadata.target(),
+                &spans,
+            );
+            event.record(&mut line);
+            line.end(metadata.target());
+            self.lines.push(buffer);
+        });
+    }
+}
+
+/// One line being written: its head (time, level, spans, target), then each field, then its end.
+/// Text: `2026-12-07T18:00:00.000000Z  INFO target: message name=value`; JSON:
+/// `{"timestamp":"…","level":"INFO","fields":{"message":"…","name":value},"target":"…"}`.
+struct Line<'a> {
+    out: &'a mut Vec<u8>,
     format: LogFormat,
-    now: SystemTime,
-    target: &str,
-    message: &str,
-    fields: &[(&str, Value<'_>)],
-) {
-    let mut number = itoa::Buffer::new();
-    // Writing to a Vec cannot fail.
-    match format {
-        LogFormat::Text => {
-            write_timestamp(line, now);
-            for part in ["  INFO ", target, ": ", message] {
-                line.extend_from_slice(part.as_bytes());
+    first: bool,
+}
+
+impl<'a> Line<'a> {
+    fn begin(
+        out: &'a mut Vec<u8>,
+        layout: Layout,
+        now: SystemTime,
+        level: Level,
+        target: &str,
+        spans: &[&str],
+    ) -> Self {
+        match layout.format {
+            LogFormat::Text => {
+                let (dim, colour, reset) = if layout.colour {
+                    ("\x1b[2m", level_colour(level), "\x1b[0m")
+                } else {
+                    ("", "", "")
+                };
+                out.extend_from_slice(dim.as_bytes());
+                write_timestamp(out, now);
+                out.extend_from_slice(reset.as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(colour.as_bytes());
+                // Right-aligned in five columns, as `tracing` writes levels.
+                let level = level.as_str();
+                out.extend_from_slice(&b"     "[level.len().min(5)..]);
+                out.extend_from_slice(level.as_bytes());
+                out.extend_from_slice(reset.as_bytes());
+                out.push(b' ');
+                for span in spans {
+                    out.extend_from_slice(span.as_bytes());
+                    out.push(b':');
+                }
+                if !spans.is_empty() {
+                    out.push(b' ');
+                }
+                for part in [dim, target, ":", reset] {
+                    out.extend_from_slice(part.as_bytes());
+                }
             }
-            for (name, value) in fields {
-                line.push(b' ');
-                line.extend_from_slice(name.as_bytes());
-                line.push(b'=');
+            LogFormat::Json => {
+                out.extend_from_slice(br#"{"timestamp":""#);
+                write_timestamp(out, now);
+                out.extend_from_slice(br#"","level":""#);
+                out.extend_from_slice(level.as_str().as_bytes());
+                out.extend_from_slice(br#"","fields":{"#);
+            }
+        }
+        Self {
+            out,
+            format: layout.format,
+            first: true,
+        }
+    }
+
+    /// The event's message: in text, without its name, as `tracing` writes it.
+    fn message(&mut self, value: &Value<'_>) {
+        self.write(None, value);
+    }
+
+    fn field(&mut self, name: &str, value: &Value<'_>) {
+        self.write(Some(name), value);
+    }
+
+    /// A field, or the message (`name` `None`).
+    fn write(&mut self, name: Option<&str>, value: &Value<'_>) {
+        let out = &mut *self.out;
+        let mut number = itoa::Buffer::new();
+        // Writing to a Vec cannot fail.
+        match self.format {
+            LogFormat::Text => {
+                out.push(b' ');
+                if let Some(name) = name {
+                    out.extend_from_slice(name.as_bytes());
+                    out.push(b'=');
+                }
                 match value {
-                    Value::Display(text) => line.extend_from_slice(text.as_bytes()),
+                    Value::Display(text) => out.extend_from_slice(text.as_bytes()),
                     // Printable ASCII but `"` and `\`: `Debug` would only add the quotes.
                     Value::Str(text)
                         if text
                             .bytes()
                             .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') =>
                     {
-                        line.push(b'"');
-                        line.extend_from_slice(text.as_bytes());
-                        line.push(b'"');
+                        out.push(b'"');
+                        out.extend_from_slice(text.as_bytes());
+                        out.push(b'"');
                     }
                     Value::Str(text) => {
-                        let _ = write!(line, "{text:?}");
+                        let _ = write!(out, "{text:?}");
                     }
-                    Value::Unsigned(n) => line.extend_from_slice(number.format(*n).as_bytes()),
+                    Value::Unsigned(n) => out.extend_from_slice(number.format(*n).as_bytes()),
+                    Value::Signed(n) => out.extend_from_slice(number.format(*n).as_bytes()),
+                    Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+                    Value::Float(f) => {
+                        let _ = write!(out, "{f}");
+                    }
+                    Value::Debug(value) => {
+                        let _ = write!(out, "{value:?}");
+                    }
                 }
             }
-        }
-        LogFormat::Json => {
-            line.extend_from_slice(br#"{"timestamp":""#);
-            write_timestamp(line, now);
-            line.extend_from_slice(br#"","level":"INFO","fields":{"#);
-            line.extend_from_slice(br#""message":"#);
-            let _ = serde_json::to_writer(&mut *line, message);
-            for (name, value) in fields {
-                line.push(b',');
-                let _ = serde_json::to_writer(&mut *line, name);
-                line.push(b':');
+            LogFormat::Json => {
+                if !self.first {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *out, name.unwrap_or("message"));
+                out.push(b':');
                 match value {
                     Value::Display(text) | Value::Str(text) => {
-                        let _ = serde_json::to_writer(&mut *line, text);
+                        let _ = serde_json::to_writer(&mut *out, text);
                     }
-                    Value::Unsigned(n) => line.extend_from_slice(number.format(*n).as_bytes()),
+                    Value::Unsigned(n) => out.extend_from_slice(number.format(*n).as_bytes()),
+                    Value::Signed(n) => out.extend_from_slice(number.format(*n).as_bytes()),
+                    Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+                    Value::Float(f) => {
+                        let _ = serde_json::to_writer(&mut *out, f);
+                    }
+                    Value::Debug(value) => {
+                        let _ = serde_json::to_writer(&mut *out, &format!("{value:?}"));
+                    }
                 }
             }
-            line.extend_from_slice(br#"},"target":"#);
-            let _ = serde_json::to_writer(&mut *line, target);
-            line.push(b'}');
+        }
+        self.first = false;
+    }
+
+    fn end(self, target: &str) {
+        let out = self.out;
+        if self.format == LogFormat::Json {
+            out.extend_from_slice(br#"},"target":"#);
+            let _ = serde_json::to_writer(&mut *out, target);
+            out.push(b'}');
+        }
+        out.push(b'\n');
+    }
+}
+
+/// The ANSI colour `tracing` gives a level.
+fn level_colour(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "\x1b[31m",
+        Level::WARN => "\x1b[33m",
+        Level::INFO => "\x1b[32m",
+        Level::DEBUG => "\x1b[34m",
+        Level::TRACE => "\x1b[35m",
+    }
+}
+
+/// An event's fields, recorded into its line: `message`, the event's text, as the message.
+impl tracing::field::Visit for Line<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.recorded(field, &Value::Debug(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.recorded(field, &Value::Str(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.recorded(field, &Value::Unsigned(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.recorded(field, &Value::Signed(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.recorded(field, &Value::Bool(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.recorded(field, &Value::Float(value));
+    }
+}
+
+impl Line<'_> {
+    fn recorded(&mut self, field: &Field, value: &Value<'_>) {
+        match field.name() {
+            "message" => self.message(value),
+            name => self.field(name, value),
         }
     }
-    line.push(b'\n');
 }
 
 /// `now` as `tracing`'s default timer writes it (`humantime::format_rfc3339_micros`: RFC 3339 in
@@ -358,15 +527,36 @@ mod tests {
         assert_eq!(writes, 1, "1,000 lines waiting are written at once");
     }
 
-    /// What `tracing`'s own formatter writes for the access log's event, in `format`, at `now`.
-    fn formatted_by_tracing(format: LogFormat, now: std::time::SystemTime) -> String {
-        struct At(std::time::SystemTime);
+    /// The moment every line of the comparisons is written at.
+    fn fixed_now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(1_796_000_000_123_456)
+    }
+
+    /// The access log's event, with fields of every kind a line meets.
+    fn event() {
+        tracing::info!(
+            method = %"GET",
+            path = %"/programming_languages/C%20\"quoted\"",
+            status = 404_u16,
+            latency_us = 12_u64,
+            request_id = "id-1._~",
+            note = "tab\there, \"quoted\" ü",
+            signed = -3_i64,
+            flag = true,
+            debugged = ?Some(1),
+            "request"
+        );
+    }
+
+    /// What `tracing-subscriber`'s own formatter writes for `event`, in `format`.
+    fn formatted_by_tracing(format: LogFormat) -> String {
+        struct At;
         impl tracing_subscriber::fmt::time::FormatTime for At {
             fn format_time(
                 &self,
                 w: &mut tracing_subscriber::fmt::format::Writer<'_>,
             ) -> std::fmt::Result {
-                write!(w, "{}", humantime::format_rfc3339_micros(self.0))
+                write!(w, "{}", humantime::format_rfc3339_micros(fixed_now()))
             }
         }
         let out = Collected::default();
@@ -374,21 +564,7 @@ mod tests {
             let out = out.clone();
             move || out.clone()
         };
-        let builder = tracing_subscriber::fmt()
-            .with_writer(make)
-            .with_ansi(false)
-            .with_timer(At(now));
-        let event = || {
-            tracing::info!(
-                method = %"GET",
-                path = %"/programming_languages/C%20\"quoted\"",
-                status = 404_u16,
-                latency_us = 12_u64,
-                request_id = "id-1._~",
-                note = "tab\there, \"quoted\" ü",
-                "request"
-            );
-        };
+        let builder = tracing_subscriber::fmt().with_writer(make).with_timer(At);
         match format {
             LogFormat::Text => tracing::subscriber::with_default(builder.finish(), event),
             LogFormat::Json => tracing::subscriber::with_default(builder.json().finish(), event),
@@ -396,32 +572,71 @@ mod tests {
         String::from_utf8(out.0.lock().unwrap().0.clone()).unwrap()
     }
 
-    #[test]
-    fn the_direct_line_is_the_line_tracing_would_write() {
-        let now = std::time::SystemTime::now();
-        for format in [LogFormat::Text, LogFormat::Json] {
-            let mut line = Vec::new();
-            format_info(
-                &mut line,
+    /// What this server's layer writes for `event`, in `format`.
+    fn formatted_here(format: LogFormat) -> String {
+        let lines = Arc::new(Lines::default());
+        let layer = LineLayer {
+            lines: Arc::clone(&lines),
+            layout: Layout {
                 format,
-                now,
-                module_path!(),
-                "request",
-                &[
-                    ("method", Value::Display("GET")),
-                    (
-                        "path",
-                        Value::Display("/programming_languages/C%20\"quoted\""),
-                    ),
-                    ("status", Value::Unsigned(404)),
-                    ("latency_us", Value::Unsigned(12)),
-                    ("request_id", Value::Str("id-1._~")),
-                    ("note", Value::Str("tab\there, \"quoted\" ü")),
-                ],
+                colour: false,
+            },
+            now: fixed_now,
+        };
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), event);
+        let written = std::mem::take(&mut lines.lock().bytes);
+        String::from_utf8(written).unwrap()
+    }
+
+    #[test]
+    fn every_line_is_the_line_tracing_would_write() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let here = formatted_here(format);
+            assert!(
+                here.contains("request_id") && here.ends_with('\n'),
+                "{here}"
             );
+            assert_eq!(here, formatted_by_tracing(format), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn the_access_logs_direct_line_is_the_line_of_its_event() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let mut written = Vec::new();
+            let layout = Layout {
+                format,
+                colour: false,
+            };
+            let mut line = Line::begin(
+                &mut written,
+                layout,
+                fixed_now(),
+                Level::INFO,
+                module_path!(),
+                &[],
+            );
+            line.message(&Value::Display("request"));
+            for (name, value) in [
+                ("method", Value::Display("GET")),
+                (
+                    "path",
+                    Value::Display("/programming_languages/C%20\"quoted\""),
+                ),
+                ("status", Value::Unsigned(404)),
+                ("latency_us", Value::Unsigned(12)),
+                ("request_id", Value::Str("id-1._~")),
+                ("note", Value::Str("tab\there, \"quoted\" ü")),
+                ("signed", Value::Signed(-3)),
+                ("flag", Value::Bool(true)),
+                ("debugged", Value::Debug(&Some(1))),
+            ] {
+                line.field(name, &value);
+            }
+            line.end(module_path!());
             assert_eq!(
-                String::from_utf8(line).unwrap(),
-                formatted_by_tracing(format, now),
+                String::from_utf8(written).unwrap(),
+                formatted_here(format),
                 "{format:?}"
             );
         }
