@@ -722,9 +722,23 @@ async fn every_access_log_line_is_written_before_the_server_exits() {
 #[tokio::test]
 async fn while_every_connection_is_busy_a_new_one_waits_for_room() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut server = start(&["--addr", "127.0.0.1:0", "--max-connections", "1"], &[]);
+    let mut server = start(
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--max-connections",
+            "1",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
     let address = server.address.trim_start_matches("http://").to_owned();
+    let metrics = metrics_url(&mut server);
     let upload = SlowUpload::begin(&server.address, "Busy", UploadHead::default()).await;
+    // Under way once the server has its head (until then the connection is idle, and the cap
+    // would close it to make room).
+    wait_for_metric(&metrics, "http_server_active_requests 1").await;
     let mut waiting = tokio::net::TcpStream::connect(&address)
         .await
         .expect("connect");
