@@ -73,3 +73,43 @@ fn connect_failure(error: &deadpool_postgres::PoolError) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio_postgres::error::SqlState;
+
+    use super::*;
+
+    #[test]
+    fn a_database_is_described_without_its_password() {
+        let config: tokio_postgres::Config = "postgres://app:s3cret@db.internal:6543/languages"
+            .parse()
+            .expect("a URL");
+        let described = describe(&config);
+        assert_eq!(described, "db.internal:6543/languages");
+        assert!(!described.contains("s3cret"));
+        // Without a host, a port or a database: libpq's defaults, the database named after the
+        // user.
+        let config: tokio_postgres::Config = "user=app password=s3cret".parse().expect("a DSN");
+        assert_eq!(describe(&config), "localhost:5432/app");
+    }
+
+    #[test]
+    fn only_a_final_refusal_stops_the_retries() {
+        for final_refusal in [
+            SqlState::INVALID_PASSWORD,
+            SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+            SqlState::INVALID_CATALOG_NAME,
+        ] {
+            assert!(refuses_for_good(&final_refusal), "{final_refusal:?}");
+        }
+        // Starting up, shutting down, or out of connections: it may yet say yes.
+        for passing in [
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::TOO_MANY_CONNECTIONS,
+        ] {
+            assert!(!refuses_for_good(&passing), "{passing:?}");
+        }
+    }
+}

@@ -56,17 +56,7 @@ pub(super) async fn migrate(client: &mut Object) -> Result<Vec<u8>, String> {
         .await
         .map_err(failed)?
         .get(0);
-    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
-    if current > known {
-        return Err(format!(
-            "its schema is version {current}, newer than this server knows ({known}): \
-             run a newer prog-lang-api"
-        ));
-    }
-    for (version, sql) in (1..)
-        .zip(MIGRATIONS)
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
+    for (version, sql) in pending(&MIGRATIONS, current)? {
         transaction.batch_execute(sql).await.map_err(failed)?;
         if version == 1 {
             seed_store(&transaction).await.map_err(failed)?;
@@ -87,6 +77,24 @@ pub(super) async fn migrate(client: &mut Object) -> Result<Vec<u8>, String> {
         .get(0);
     transaction.commit().await.map_err(failed)?;
     Ok(key)
+}
+
+/// The migrations a database at schema version `current` still needs, each with its version, in
+/// order; an error for a schema newer than `migrations` know.
+fn pending<'a>(
+    migrations: &'a [&'a str],
+    current: i32,
+) -> Result<impl Iterator<Item = (i32, &'a str)> + 'a, String> {
+    let known = i32::try_from(migrations.len()).unwrap_or(i32::MAX);
+    if current > known {
+        return Err(format!(
+            "its schema is version {current}, newer than this server knows ({known}): \
+             run a newer prog-lang-api"
+        ));
+    }
+    Ok((1..)
+        .zip(migrations.iter().copied())
+        .skip(usize::try_from(current).unwrap_or(0)))
 }
 
 /// The first migration's data: the seed languages, and the state row with a new page-token key.
@@ -118,4 +126,36 @@ async fn seed_store(transaction: &Transaction<'_>) -> Result<(), tokio_postgres:
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_gets_the_migrations_it_lacks_in_order() {
+        let migrations = ["one", "two", "three"];
+        let all: Vec<_> = pending(&migrations, 0).expect("pending").collect();
+        assert_eq!(all, [(1, "one"), (2, "two"), (3, "three")]);
+        let rest: Vec<_> = pending(&migrations, 1).expect("pending").collect();
+        assert_eq!(rest, [(2, "two"), (3, "three")]);
+        assert_eq!(pending(&migrations, 3).expect("pending").count(), 0);
+    }
+
+    #[test]
+    fn a_schema_newer_than_the_server_knows_stops_the_start() {
+        let error = pending(&["one"], 2).err().expect("refused");
+        assert!(
+            error.contains("version 2, newer than this server knows (1)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn every_migration_the_binary_holds_is_pending_on_a_new_database() {
+        assert_eq!(
+            pending(&MIGRATIONS, 0).expect("pending").count(),
+            MIGRATIONS.len()
+        );
+    }
 }
