@@ -179,6 +179,29 @@ pub struct Config {
     )]
     pub database_url: Option<DatabaseUrl>,
 
+    /// Requests per client per window, as N/SECS: 600/60 lets each client make 600 requests a
+    /// minute, in bursts of up to 600. The client is the bearer token of a request with a valid
+    /// one, else its address. Beyond it: 429. `/healthz` and the metrics are never limited. Off
+    /// when not set.
+    #[arg(
+        long,
+        env = "PROG_LANG_API_RATE_LIMIT",
+        value_name = "N/SECS",
+        allow_hyphen_values = true
+    )]
+    pub rate_limit: Option<RateLimit>,
+
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For` names the
+    /// client, for the rate limit and the access log: the rightmost address in it that is not one
+    /// of them. From any other peer the header is ignored.
+    #[arg(
+        long,
+        env = "PROG_LANG_API_TRUSTED_PROXIES",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<TrustedProxy>,
+
     /// Connections to PostgreSQL at most.
     #[arg(
         long,
@@ -214,6 +237,43 @@ impl FromStr for DatabaseUrl {
 
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         Ok(Self(url.to_owned()))
+    }
+}
+
+/// A rate limit: `requests` per `seconds`, per client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: std::num::NonZeroU32,
+    pub seconds: std::num::NonZeroU64,
+}
+
+impl FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let expected =
+            || format!("expected N/SECS, two whole numbers from 1 (600/60), not {text:?}");
+        let (requests, seconds) = text.split_once('/').ok_or_else(expected)?;
+        Ok(Self {
+            requests: requests.trim().parse().map_err(|_| expected())?,
+            seconds: seconds.trim().parse().map_err(|_| expected())?,
+        })
+    }
+}
+
+/// A proxy whose `X-Forwarded-For` is believed: an address, or a CIDR block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(pub ipnet::IpNet);
+
+impl FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        text.parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(Self)
+            .map_err(|_| format!("expected an address or a CIDR block (10.0.0.0/8), not {text:?}"))
     }
 }
 

@@ -54,7 +54,7 @@ mod store;
 #[doc(hidden)]
 pub use app::bare_operations;
 pub use app::run;
-pub use config::{Config, LogFormat};
+pub use config::{Config, LogFormat, RateLimit, TrustedProxy};
 pub use language::{InvalidName, Language, LanguageChanges, Name};
 pub use logging::{LogGuard, start_logging};
 pub use store::{Cursor, Page, Precondition, StartError, Store, StoreError, Stored, YearFilter};

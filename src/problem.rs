@@ -92,15 +92,17 @@ pub(crate) enum ProblemKind {
     UnsupportedMediaType,
     HeadTooLarge,
     NotImplemented,
+    TooManyRequests,
     InsufficientStorage,
     ServiceUnavailable,
+    ShuttingDown,
     Internal,
 }
 
 impl ProblemKind {
     /// Every kind, for the README's table and its test.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 15] = [
+    pub(crate) const ALL: [Self; 17] = [
         Self::Validation,
         Self::Unauthorized,
         Self::Forbidden,
@@ -113,8 +115,10 @@ impl ProblemKind {
         Self::UnsupportedMediaType,
         Self::HeadTooLarge,
         Self::NotImplemented,
+        Self::TooManyRequests,
         Self::InsufficientStorage,
         Self::ServiceUnavailable,
+        Self::ShuttingDown,
         Self::Internal,
     ];
 
@@ -133,7 +137,9 @@ impl ProblemKind {
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
             Self::InsufficientStorage => "/problems/insufficient-storage",
+            Self::TooManyRequests => "/problems/too-many-requests",
             Self::ServiceUnavailable => "/problems/service-unavailable",
+            Self::ShuttingDown => "/problems/shutting-down",
             Self::Internal => "/problems/internal",
         }
     }
@@ -153,7 +159,9 @@ impl ProblemKind {
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::InsufficientStorage => "Insufficient storage",
+            Self::TooManyRequests => "Too many requests",
             Self::ServiceUnavailable => "Service unavailable",
+            Self::ShuttingDown => "Shutting down",
             Self::Internal => "Internal server error",
         }
     }
@@ -173,7 +181,8 @@ impl ProblemKind {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -388,6 +397,18 @@ impl Problem {
         )
     }
 
+    /// 429: the client has used its rate limit's quota; nothing was done.
+    pub(crate) fn too_many_requests(instance: &str, retry_after: u64) -> Self {
+        Self::new(
+            ProblemKind::TooManyRequests,
+            instance,
+            format!(
+                "This client has used its quota of requests for now (see RateLimit-Policy): \
+                 nothing was done; retry in {retry_after} s."
+            ),
+        )
+    }
+
     /// 403: a CORS preflight from an origin, or for a method or headers, that is not allowed.
     pub(crate) fn cors_refused(instance: &str) -> Self {
         Self::new(
@@ -420,7 +441,7 @@ impl Problem {
     /// 503 from `/healthz` while the server is stopping (`--shutdown-delay`).
     pub(crate) fn stopping(instance: &str) -> Self {
         Self::new(
-            ProblemKind::ServiceUnavailable,
+            ProblemKind::ShuttingDown,
             instance,
             "The server is stopping: it answers the requests it gets meanwhile, but takes no more \
              from a load balancer.",

@@ -402,7 +402,14 @@ mod tests {
         );
         assert_eq!(
             table.response_headers(),
-            ["etag", "location", "retry-after", "www-authenticate"]
+            [
+                "etag",
+                "location",
+                "ratelimit",
+                "ratelimit-policy",
+                "retry-after",
+                "www-authenticate"
+            ]
         );
     }
 

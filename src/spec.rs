@@ -27,10 +27,12 @@ use crate::{
 };
 
 /// Response headers as the server sends them, by the upper-case name poem-openapi gives them.
-const HEADER_NAMES: [&str; 6] = [
+const HEADER_NAMES: [&str; 8] = [
     "Allow",
     "ETag",
     "Location",
+    "RateLimit",
+    "RateLimit-Policy",
     "Retry-After",
     "WWW-Authenticate",
     "X-Request-Id",
@@ -325,6 +327,7 @@ fn problem_example(status: &str, path: &str, has_body: bool) -> Problem {
         "412" => Problem::precondition_failed(&instance),
         "413" => Problem::payload_too_large(&instance, BODY_LIMIT_BYTES),
         "415" => Problem::unsupported_media_type(&instance, Some("text/plain")),
+        "429" => Problem::too_many_requests(&instance, 1),
         "503" => Problem::service_unavailable(&instance),
         "507" => Problem::insufficient_storage(&instance),
         _ => Problem::internal(&instance),

@@ -23,12 +23,12 @@ use poem_openapi::{
 };
 
 use checks::Checks;
-pub(crate) use responses::WriteRefused;
 use responses::{
-    Answer, CreateLanguageResponse, DeleteLanguageResponse, Failure, GetLanguageResponse,
+    And, Answer, CreateLanguageResponse, DeleteLanguageResponse, Failure, GetLanguageResponse,
     HealthResponse, IndexResponse, ListLanguagesResponse, Nothing, PatchLanguageResponse,
     UpdateLanguageResponse,
 };
+pub(crate) use responses::{Limited, WriteRefused};
 use wire::{Health, LanguagePage};
 
 use crate::{
@@ -163,9 +163,13 @@ pub(crate) const DOCS: &str = "/docs";
 pub(crate) const FRONT_DOOR: &str = "/";
 
 /// What an operation answers: its own response, or a failure every operation shares.
-/// `Also`: the answers an operation meets before it runs, besides the shared ones (the writes'
-/// `WriteRefused`, declared by their `WriteToken`).
-type Answered<R, Also = Nothing> = Result<R, Failure<Also>>;
+/// `Also`: the answers an operation meets before it runs, besides the shared ones: the rate
+/// limit's (`Limited`, all but the health check), and the writes' `WriteRefused`, declared by
+/// their `WriteToken`.
+type Answered<R, Also = Limited> = Result<R, Failure<Also>>;
+
+/// What a write meets before it runs.
+type WriteAlso = And<WriteRefused, Limited>;
 
 /// A page holds this many languages unless the client asks otherwise.
 const DEFAULT_LIMIT: i32 = 100;
@@ -317,7 +321,7 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         body: JsonBody<Language>,
-    ) -> Answered<CreateLanguageResponse, WriteRefused> {
+    ) -> Answered<CreateLanguageResponse, WriteAlso> {
         let instance = cx.instance;
         let (store, language) = match cx.checks.with_body(body.0).pass() {
             Ok(passed) => passed,
@@ -360,7 +364,7 @@ impl Api {
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges>,
-    ) -> Answered<UpdateLanguageResponse, WriteRefused> {
+    ) -> Answered<UpdateLanguageResponse, WriteAlso> {
         change(cx, name.0, if_match.0, body.0).await
     }
 
@@ -388,7 +392,7 @@ impl Api {
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
         body: JsonBody<LanguageChanges, MERGE_PATCH>,
-    ) -> Answered<PatchLanguageResponse, WriteRefused> {
+    ) -> Answered<PatchLanguageResponse, WriteAlso> {
         change(cx, name.0, if_match.0, body.0).await
     }
 
@@ -413,7 +417,7 @@ impl Api {
         /// `*` or ETags (strong comparison): delete the language only if one matches, else 412.
         #[oai(name = "If-Match")]
         if_match: Header<Option<EntityTags>>,
-    ) -> Answered<DeleteLanguageResponse, WriteRefused> {
+    ) -> Answered<DeleteLanguageResponse, WriteAlso> {
         let instance = cx.instance;
         let (store, name, ()) = match cx.checks.pass_for(name.0).await {
             Ok(passed) => passed,
@@ -439,7 +443,7 @@ impl Api {
         operation_id = "health",
         tag = "Tag::Service"
     )]
-    async fn health(&self, cx: Context<'_>) -> Answered<HealthResponse> {
+    async fn health(&self, cx: Context<'_>) -> Answered<HealthResponse, Nothing> {
         let store = match cx.checks.pass() {
             Ok((store, ())) => store,
             Err(refused) => return refused.answer(cx.instance),
@@ -466,7 +470,7 @@ async fn change(
     name: String,
     if_match: Option<EntityTags>,
     body: Result<LanguageChanges, BodyError>,
-) -> Answered<UpdateLanguageResponse, WriteRefused> {
+) -> Answered<UpdateLanguageResponse, WriteAlso> {
     let instance = cx.instance;
     let renamed = body
         .as_ref()

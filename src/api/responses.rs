@@ -165,8 +165,7 @@ pub(crate) enum IndexResponse {
 /// operation's (`Result<Response, Failure>`).
 #[derive(ApiResponse)]
 pub(crate) enum Unavailable {
-    /// The database cannot be reached (PostgreSQL store only), or, for `/healthz`, the server is
-    /// stopping: try again after `Retry-After`.
+    /// The database cannot be reached (PostgreSQL store only), or, for `/healthz`, the server is stopping: try again after `Retry-After`.
     #[oai(status = 503)]
     ServiceUnavailable(
         ProblemJson,
@@ -191,7 +190,43 @@ pub(crate) enum WriteRefused {
     ),
 }
 
-/// No answer beyond the shared ones: what `Failure` adds by default.
+/// What every operation but the health check meets before it runs while rate limits are on: the
+/// limit's 429, answered by the layers (`middleware::rate_limit`).
+#[derive(ApiResponse)]
+pub(crate) enum Limited {
+    /// This client is over its rate limit (`--rate-limit`): nothing was done; retry after `Retry-After`.
+    #[oai(status = 429)]
+    TooManyRequests(
+        ProblemJson,
+        /// Seconds to wait before the next request.
+        #[oai(header = "Retry-After")]
+        String,
+        /// The limit: `"default";q=N;w=SECS`, N requests per SECS seconds (on every response while limits are on).
+        #[oai(header = "RateLimit-Policy")]
+        String,
+        /// Where the client stands: `"default";r=REMAINING;t=SECS`, the requests left and the seconds until the whole quota is back (on every response while limits are on).
+        #[oai(header = "RateLimit")]
+        String,
+    ),
+}
+
+/// Two sets of answers, `A`'s and `B`'s: what `Failure` adds to the shared ones.
+pub(crate) struct And<A, B>(PhantomData<(A, B)>);
+
+impl<A: ApiResponse, B: ApiResponse> ApiResponse for And<A, B> {
+    fn meta() -> MetaResponses {
+        let mut meta = A::meta();
+        meta.responses.extend(B::meta().responses);
+        meta
+    }
+
+    fn register(registry: &mut Registry) {
+        A::register(registry);
+        B::register(registry);
+    }
+}
+
+/// No answer beyond the shared ones.
 pub(crate) struct Nothing;
 
 impl ApiResponse for Nothing {

@@ -7,12 +7,14 @@
 
 mod access_log;
 pub(crate) mod checks;
+mod client;
 mod cors;
 mod errors;
+mod rate_limit;
 mod request_id;
 mod tokens;
 
-use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
+use std::{net::IpAddr, panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use futures_util::FutureExt;
 use poem::{
@@ -23,7 +25,10 @@ use poem::{
     },
 };
 
+pub(crate) use client::TrustedProxies;
 pub(crate) use cors::CorsPolicy;
+pub(crate) use rate_limit::RateLimits;
+use rate_limit::{Client, Verdict};
 pub(crate) use request_id::new_request_id;
 pub(crate) use tokens::WriteTokens;
 
@@ -45,6 +50,8 @@ pub(crate) struct Layers<E> {
     compression: bool,
     metrics: Option<Arc<Metrics>>,
     stopping: Stopping,
+    limits: Option<RateLimits>,
+    proxies: TrustedProxies,
 }
 
 impl<E: Endpoint> Layers<E> {
@@ -65,6 +72,10 @@ impl<E: Endpoint> Layers<E> {
             compression: config.compression,
             metrics,
             stopping,
+            limits: config.rate_limit.map(RateLimits::new),
+            proxies: TrustedProxies::new(
+                config.trusted_proxies.iter().map(|proxy| proxy.0).collect(),
+            ),
         }
     }
 
@@ -166,16 +177,26 @@ impl<E: Endpoint> Endpoint for Layers<E> {
             .metrics
             .as_ref()
             .map(|metrics| metrics.request_started());
-        let mut response = AssertUnwindSafe(self.answer(request, path, route))
-            .catch_unwind()
-            .await
-            // A bug: the panic message went to the log through the panic hook; the client gets a
-            // problem that shows none of it.
-            .unwrap_or_else(|_| Problem::internal(path).into_response());
+        let client = self.proxies.client(&request);
+        // The health check, which load balancers probe, is never limited.
+        let judged = self
+            .limits
+            .as_ref()
+            .filter(|_| route.and_then(|route| route.name(&method)) != Some(HEALTH))
+            .map(|limits| (limits, limits.check(self.counted(&request, client))));
+        let mut response = match judged {
+            Some((limits, Verdict::Refused { retry_after })) => limits.refusal(path, retry_after),
+            _ => AssertUnwindSafe(self.answer(request, path, route))
+                .catch_unwind()
+                .await
+                // A bug: the panic message went to the log through the panic hook; the client gets
+                // a problem that shows none of it.
+                .unwrap_or_else(|_| Problem::internal(path).into_response()),
+        };
         if self.compression {
             compression::compress(&mut response, accepted.for_each_request()).await;
         }
-        access_log::log(&method, path, response.status(), started, &id);
+        access_log::log(&method, path, response.status(), started, &id, client);
         if let Some(metrics) = &self.metrics {
             let operation = route.and_then(|route| route.name(&method));
             metrics.observe(
@@ -195,6 +216,27 @@ impl<E: Endpoint> Endpoint for Layers<E> {
         if self.stopping.is_under_way() {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        if let Some((limits, verdict)) = judged {
+            limits.fields(verdict, headers);
+        }
         Ok(response)
+    }
+}
+
+/// The health check's operation, which rate limits leave alone.
+const HEALTH: &str = "health";
+
+impl<E> Layers<E> {
+    /// Who `request`, from `client`, counts against: its write token when it carries a valid
+    /// one, else its address.
+    fn counted(&self, request: &Request, client: Option<IpAddr>) -> Client {
+        match self
+            .tokens
+            .as_ref()
+            .and_then(|tokens| tokens.which(request))
+        {
+            Some(token) => Client::Token(token),
+            None => client.map_or(Client::Crowd(0), Client::Address),
+        }
     }
 }

@@ -7,7 +7,7 @@ use poem::{
     IntoResponse, Request, Response,
     http::{HeaderValue, header},
 };
-use subtle::{Choice, ConstantTimeEq};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::{api::WriteRefused, problem::Problem};
 
@@ -40,6 +40,19 @@ impl WriteTokens {
     pub(crate) fn admit(&self, request: &Request) -> bool {
         presented(request).is_some_and(|token| self.accepts(token))
     }
+
+    /// Which of the tokens `request` carries, by its place among them: the client a rate limit
+    /// counts (never the token itself, which stays out of memory beyond this list). Every token
+    /// is compared in full, as `accepts` does.
+    pub(crate) fn which(&self, request: &Request) -> Option<usize> {
+        let presented = presented(request)?;
+        let mut found = u64::MAX;
+        for (place, token) in self.0.iter().enumerate() {
+            let place = u64::try_from(place).unwrap_or(u64::MAX);
+            found.conditional_assign(&place, token.as_slice().ct_eq(presented));
+        }
+        usize::try_from(found).ok().filter(|_| found != u64::MAX)
+    }
 }
 
 /// The token of `request`'s `Authorization: Bearer <token>`, if it sends one. The scheme name is
@@ -70,6 +83,20 @@ pub(super) fn refusal(request: &Request, instance: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_is_known_by_its_place() {
+        let tokens = WriteTokens::new(&["alpha".to_owned(), "beta".to_owned()]);
+        let request = |value: &str| {
+            Request::builder()
+                .header(header::AUTHORIZATION, value)
+                .finish()
+        };
+        assert_eq!(tokens.which(&request("Bearer alpha")), Some(0));
+        assert_eq!(tokens.which(&request("bearer beta")), Some(1));
+        assert_eq!(tokens.which(&request("Bearer gamma")), None);
+        assert_eq!(tokens.which(&Request::default()), None);
+    }
 
     #[test]
     fn only_configured_tokens_are_accepted() {

@@ -10,6 +10,7 @@ mod errors;
 mod get;
 mod helpers;
 mod hostile;
+mod limits;
 mod list;
 mod metrics;
 mod patch;

@@ -195,6 +195,24 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         (vec!["--log-format", "xml"], vec![], "--log-format"),
         (vec!["--drain-timeout", "soon"], vec![], "--drain-timeout"),
         (vec!["--shutdown-delay", "soon"], vec![], "--shutdown-delay"),
+        (vec!["--rate-limit", "600"], vec![], "--rate-limit"),
+        (vec!["--rate-limit", "0/60"], vec![], "--rate-limit"),
+        (vec!["--rate-limit", "-1/60"], vec![], "--rate-limit"),
+        (
+            vec![],
+            vec![("PROG_LANG_API_RATE_LIMIT", "600/0")],
+            "--rate-limit",
+        ),
+        (
+            vec!["--trusted-proxies", "10.0.0.0/33"],
+            vec![],
+            "--trusted-proxies",
+        ),
+        (
+            vec![],
+            vec![("PROG_LANG_API_TRUSTED_PROXIES", "10.0.0.1,proxy")],
+            "--trusted-proxies",
+        ),
         (vec!["--max-languages", "0"], vec![], "--max-languages"),
         (
             vec![],
@@ -328,6 +346,8 @@ fn help_documents_every_setting() {
         ("--log-format", "PROG_LANG_API_LOG_FORMAT"),
         ("--drain-timeout", "PROG_LANG_API_DRAIN_TIMEOUT"),
         ("--shutdown-delay", "PROG_LANG_API_SHUTDOWN_DELAY"),
+        ("--rate-limit", "PROG_LANG_API_RATE_LIMIT"),
+        ("--trusted-proxies", "PROG_LANG_API_TRUSTED_PROXIES"),
         ("--max-languages", "PROG_LANG_API_MAX_LANGUAGES"),
         ("--write-tokens-file", "PROG_LANG_API_WRITE_TOKENS_FILE"),
         ("--cors-origin", "PROG_LANG_API_CORS_ORIGINS"),
@@ -399,6 +419,40 @@ async fn tokens_never_reach_the_log_and_json_lines_carry_the_request_id() {
         .map(|line| &line["fields"]["status"])
         .collect();
     assert_eq!(statuses, [200, 401]);
+}
+
+#[tokio::test]
+async fn the_access_log_names_the_client_as_the_trusted_proxy_saw_it() {
+    let mut server = start(
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--trusted-proxies",
+            "10.0.0.0/8,127.0.0.1",
+        ],
+        &[],
+    );
+    let client = reqwest::Client::new();
+    for forwarded in ["198.51.100.7", "203.0.113.1, 198.51.100.8, 10.1.1.1"] {
+        client
+            .get(format!("{}/healthz", server.address))
+            .header("X-Forwarded-For", forwarded)
+            .send()
+            .await
+            .expect("GET");
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait().code(), Some(0));
+    let clients: Vec<serde_json::Value> = server
+        .log()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "request")
+        .map(|line| line["fields"]["client"].clone())
+        .collect();
+    assert_eq!(clients, ["198.51.100.7", "198.51.100.8"]);
 }
 
 #[tokio::test]
@@ -543,7 +597,7 @@ async fn during_the_shutdown_delay_the_server_fails_its_health_check_and_closes_
     );
     assert!(head.contains("\r\nconnection: close"), "{health}");
     let problem: serde_json::Value = serde_json::from_str(body).expect("a problem");
-    assert_eq!(problem["type"], "/problems/service-unavailable");
+    assert_eq!(problem["type"], "/problems/shutting-down");
     assert_eq!(problem["instance"], "/healthz");
     assert!(
         problem["detail"]
