@@ -69,7 +69,8 @@ pub(crate) fn route_table() -> RouteTable {
 const DEFAULT_SERVER: &str = "/";
 
 /// Serves the API over `store` on `listener`, and the metrics on their own listener when
-/// `config` asks for them, until `shutdown` completes and the drain is over.
+/// `config` asks for them, until `shutdown` completes, the shutdown delay (`--shutdown-delay`) has
+/// passed, and the drain is over.
 pub async fn run(
     listener: TcpListener,
     store: Store,
@@ -126,11 +127,7 @@ pub async fn run(
                 "stopping in {} s (--shutdown-delay): /healthz answers 503 meanwhile",
                 delay.as_secs()
             );
-            // A delay too long for the clock to reach is forever, as it says.
-            match tokio::time::Instant::now().checked_add(delay) {
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
-                None => std::future::pending().await,
-            }
+            tokio::time::sleep(delay).await;
         }
         let _ = stop.send(true);
     };

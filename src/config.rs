@@ -57,14 +57,15 @@ pub struct Config {
     )]
     pub drain_timeout_secs: u64,
 
-    /// On SIGINT or SIGTERM, go on serving this many seconds before stopping, in seconds:
+    /// On SIGINT or SIGTERM, go on serving this many seconds (0 to 300) before stopping:
     /// meanwhile `/healthz` answers 503 and every response closes its connection, so that a load
     /// balancer takes the server out before it closes a connection the balancer may be using.
     #[arg(
         long = "shutdown-delay",
         env = "PROG_LANG_API_SHUTDOWN_DELAY",
         default_value = "0",
-        value_name = "SECS"
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(0..=300)
     )]
     pub shutdown_delay_secs: u64,
 

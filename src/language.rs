@@ -418,15 +418,6 @@ mod tests {
     }
 
     #[test]
-    fn the_rule_in_words_states_the_limits_it_is_built_from() {
-        let rule = InvalidName.to_string();
-        assert!(
-            rule.contains(&format!("1 to {NAME_MAX_CHARS} characters")),
-            "{rule}"
-        );
-    }
-
-    #[test]
     fn an_invalid_name_cannot_be_read_nor_built() {
         let body = |name: &str| {
             serde_json::to_string(&serde_json::json!(

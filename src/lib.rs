@@ -13,24 +13,24 @@
 //!   reaches the store only by passing the request checks (`api/checks.rs`), and a write declares
 //!   its token (`WriteToken`) and its 401 (`WriteRefused`) in its signature.
 //! - `metrics`: the Prometheus series and `GET /metrics`.
-//! - `middleware`: one layer around the routes: request id, access log, error boundary, CORS,
-//!   write tokens, request checks, compression.
+//! - `middleware`: one layer around the routes: request id, access log, error boundary, rate
+//!   limits (and who the client is), CORS, write tokens, request checks, compression.
 //! - `spec`: the published document, with the corrections poem-openapi cannot express.
 //! - `app`: the only module that wires everything together: the endpoints (the API's, the
 //!   metrics'), the limits of each, and `run`, which serves them until shutdown.
 //! - `config`: every setting; `server`: `serve(listener, endpoint, limits, shutdown)`, knowing
-//!   nothing of the API: connections, their timeouts and cap, the bodies an early answer left
+//!   nothing of the operations: connections, their timeouts and cap, the bodies an early answer left
 //!   unread, graceful drain; `logging`: one formatter for every log line, written off the
 //!   request's path.
+//! - `fuzzing`: the fuzz targets' entry points (`fuzz/`), each with its invariants.
+//!
+//! `main.rs` only parses `Config`, starts logging, binds and calls `app::run`, which builds what each
+//! listener serves and hands it to `server::serve`.
 //!
 //! Where a change goes: a new operation or parameter, `api/` alone (the route table, the checks,
 //! the guard, CORS and the spec read its declarations); a rule of a field, `language`; a new
 //! setting, `config` and its use in `app`; a new cross-cutting concern, a file in `middleware/`
 //! ordered in its `mod.rs`.
-//! - `fuzzing`: the fuzz targets' entry points (`fuzz/`), each with its invariants.
-//!
-//! `main.rs` only parses `Config`, starts logging, binds and calls `app::run`, which builds what each
-//! listener serves and hands it to `server::serve`.
 
 mod api;
 mod app;

@@ -3,10 +3,12 @@
 //! a thread of their own, so that no request waits on the write.
 //!
 //! The lines are laid out as `tracing-subscriber`'s formatter lays them out (its text and JSON
-//! formats, byte for byte: a test holds it), so that what reads them need not change; they are
-//! written by `Line` here, at a fraction of that formatter's cost. Events reach it through
-//! `tracing` (`LineLayer`, behind `RUST_LOG`'s filter); the access log's line, once a request,
-//! skips `tracing`'s dispatch (`write_info`).
+//! formats, byte for byte for the fields an event records: a test holds it; spans, which the
+//! server does not open, are named without their fields, in text only), so that what reads them
+//! need not change; they are written by `Line` here, at a fraction of that formatter's cost.
+//! Events reach it through `tracing` (`LineLayer`, behind `RUST_LOG`'s filter); the access log's
+//! line, once a request, skips `tracing`'s dispatch (`write_info`), and so is written only where
+//! logging was started here (`start_logging`), as the binary and `TEST_LOG=1` do.
 //!
 //! The thread writes what has gathered in one write every `GATHER` at most: a busy server's
 //! hundreds of lines a millisecond cost it one system call and one wake-up of the thread, where a
@@ -358,7 +360,7 @@ impl<'a> Line<'a> {
                     Value::Signed(n) => out.extend_from_slice(number.format(*n).as_bytes()),
                     Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
                     Value::Float(f) => {
-                        let _ = write!(out, "{f}");
+                        let _ = write!(out, "{f:?}");
                     }
                     Value::Debug(value) => {
                         let _ = write!(out, "{value:?}");
@@ -441,9 +443,11 @@ impl tracing::field::Visit for Line<'_> {
 
 impl Line<'_> {
     fn recorded(&mut self, field: &Field, value: &Value<'_>) {
-        match field.name() {
-            "message" => self.message(value),
-            name => self.field(name, value),
+        match (field.name(), value) {
+            // A message given as a `&str` is written as text, unquoted, as `tracing` writes it.
+            ("message", Value::Str(text)) => self.message(&Value::Display(text)),
+            ("message", _) => self.message(value),
+            (name, _) => self.field(name, value),
         }
     }
 }
@@ -543,13 +547,19 @@ mod tests {
             note = "tab\there, \"quoted\" ü",
             signed = -3_i64,
             flag = true,
+            ratio = 2.0_f64,
             debugged = ?Some(1),
             "request"
         );
     }
 
+    /// Another level, a message given as a field, and a library's target.
+    fn other_event() {
+        tracing::warn!(target: "hyper::proto", message = "a plain message", code = 7_u64);
+    }
+
     /// What `tracing-subscriber`'s own formatter writes for `event`, in `format`.
-    fn formatted_by_tracing(format: LogFormat) -> String {
+    fn formatted_by_tracing(format: LogFormat, event: fn()) -> String {
         struct At;
         impl tracing_subscriber::fmt::time::FormatTime for At {
             fn format_time(
@@ -573,7 +583,7 @@ mod tests {
     }
 
     /// What this server's layer writes for `event`, in `format`.
-    fn formatted_here(format: LogFormat) -> String {
+    fn formatted_here(format: LogFormat, event: fn()) -> String {
         let lines = Arc::new(Lines::default());
         let layer = LineLayer {
             lines: Arc::clone(&lines),
@@ -591,12 +601,19 @@ mod tests {
     #[test]
     fn every_line_is_the_line_tracing_would_write() {
         for format in [LogFormat::Text, LogFormat::Json] {
-            let here = formatted_here(format);
+            let here = formatted_here(format, event);
             assert!(
                 here.contains("request_id") && here.ends_with('\n'),
                 "{here}"
             );
-            assert_eq!(here, formatted_by_tracing(format), "{format:?}");
+            assert_eq!(here, formatted_by_tracing(format, event), "{format:?}");
+            let here = formatted_here(format, other_event);
+            assert!(here.contains("WARN"), "{here}");
+            assert_eq!(
+                here,
+                formatted_by_tracing(format, other_event),
+                "{format:?}"
+            );
         }
     }
 
@@ -629,6 +646,7 @@ mod tests {
                 ("note", Value::Str("tab\there, \"quoted\" ü")),
                 ("signed", Value::Signed(-3)),
                 ("flag", Value::Bool(true)),
+                ("ratio", Value::Float(2.0)),
                 ("debugged", Value::Debug(&Some(1))),
             ] {
                 line.field(name, &value);
@@ -636,7 +654,7 @@ mod tests {
             line.end(module_path!());
             assert_eq!(
                 String::from_utf8(written).unwrap(),
-                formatted_here(format),
+                formatted_here(format, event),
                 "{format:?}"
             );
         }

@@ -3,6 +3,8 @@
 //! reach the store, or gets what was refused, to answer. So no operation can read or write while
 //! its request was refused, and the rule that a missing language is a 404 first, whatever else is
 //! wrong with the request (README, "Choices where the contract leaves room"), lives in `pass_for`.
+//! (The layers refuse some requests before any operation runs, for their head, token or rate
+//! limit: those answers never read the store.)
 
 use crate::{
     json::BodyError,

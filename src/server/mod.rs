@@ -4,8 +4,10 @@
 //! from starving others, until `shutdown` completes; then new connections are refused, idle ones
 //! closed, and requests in flight get up to the drain timeout to finish.
 //!
-//! It serves whatever endpoint it is given and knows nothing of the API: `app::run` builds the
-//! endpoints (the API's, the metrics'), and the limits of each.
+//! It serves whatever endpoint it is given and knows nothing of the operations, the store or the
+//! metrics' contents: `app::run` builds the endpoints (the API's, the metrics'), and the limits of
+//! each. (What it refuses itself, hyper's unparsable heads, it answers as the API answers every
+//! error: a problem with a request id.)
 //!
 //! poem's own server has no header-read timeout, so connections are served here with hyper
 //! directly, and each request handed to the poem endpoint.

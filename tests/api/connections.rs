@@ -10,7 +10,10 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::*;
+use crate::{
+    helpers::*,
+    metrics::{free_address, scrape, value},
+};
 
 /// Opens a keep-alive connection, makes one request on it and reads the whole response: the
 /// connection is then idle.
@@ -83,8 +86,26 @@ async fn at_the_cap_idle_keep_alive_connections_make_room_at_once() {
 
 #[tokio::test]
 async fn at_the_cap_a_request_under_way_is_never_cut_short() {
-    let app = spawn_app_with(with(|c| c.max_connections = 2)).await;
+    let metrics = free_address();
+    let app = spawn_app_with(with(|c| {
+        c.max_connections = 2;
+        c.metrics_addr = Some(metrics);
+    }))
+    .await;
     let upload = SlowUpload::begin(&app.address, "Uploaded", UploadHead::default()).await;
+    // Under way once the server has its head: until then its connection is idle, and the cap
+    // would close it first.
+    let metrics = format!("http://{metrics}/metrics");
+    let mut under_way = false;
+    for _ in 0..3000 {
+        let scraped = scrape(&app, &metrics).await;
+        under_way = value(&scraped, "http_server_active_requests", &[]) == Some(1.0);
+        if under_way {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(under_way, "the upload is under way");
     let mut idle = idle_connection(&app).await;
     let status = answered_within(&app, Duration::from_secs(3)).await;
     assert_eq!(status, Some(StatusCode::OK));

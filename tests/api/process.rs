@@ -195,6 +195,7 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         (vec!["--log-format", "xml"], vec![], "--log-format"),
         (vec!["--drain-timeout", "soon"], vec![], "--drain-timeout"),
         (vec!["--shutdown-delay", "soon"], vec![], "--shutdown-delay"),
+        (vec!["--shutdown-delay", "301"], vec![], "--shutdown-delay"),
         (vec!["--rate-limit", "600"], vec![], "--rate-limit"),
         (vec!["--rate-limit", "0/60"], vec![], "--rate-limit"),
         (vec!["--rate-limit", "-1/60"], vec![], "--rate-limit"),
@@ -549,7 +550,7 @@ async fn answer_then_close(stream: &mut tokio::net::TcpStream, request: &[u8]) -
 async fn during_the_shutdown_delay_the_server_fails_its_health_check_and_closes_each_connection_after_its_answer()
  {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut server = start(&["--addr", "127.0.0.1:0", "--shutdown-delay", "600"], &[]);
+    let mut server = start(&["--addr", "127.0.0.1:0", "--shutdown-delay", "300"], &[]);
     let address = server.address.trim_start_matches("http://").to_owned();
 
     // A connection a load balancer keeps in its pool: one request answered, kept open.
@@ -567,7 +568,7 @@ async fn during_the_shutdown_delay_the_server_fails_its_health_check_and_closes_
     assert!(!first.contains("connection: close"), "{first}");
 
     server.signal("TERM");
-    server.wait_for_line("stopping in 600 s");
+    server.wait_for_line("stopping in 300 s");
 
     // Its next request is answered, and the answer closes it: the pool opens its next
     // connection elsewhere, rather than meet this one closed under a request.

@@ -150,12 +150,4 @@ mod tests {
             "{error}"
         );
     }
-
-    #[test]
-    fn every_migration_the_binary_holds_is_pending_on_a_new_database() {
-        assert_eq!(
-            pending(&MIGRATIONS, 0).expect("pending").count(),
-            MIGRATIONS.len()
-        );
-    }
 }
