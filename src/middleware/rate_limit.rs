@@ -12,7 +12,7 @@ use std::{
     net::IpAddr,
     num::NonZeroU32,
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use governor::{
@@ -33,7 +33,7 @@ const MAX_CLIENTS: usize = 100_000;
 /// The counts a crowd of new addresses shares, by hash.
 const CROWD_BUCKETS: u64 = 4096;
 /// How often the count of clients is looked at (it costs a lock per shard): every this many
-/// requests, and at least once a second.
+/// requests.
 const SWEEP_EVERY: u64 = 1024;
 
 pub(super) const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -72,9 +72,6 @@ pub(crate) struct RateLimits {
     /// `RateLimit-Policy`, the same on every response.
     policy: HeaderValue,
     checks: AtomicU64,
-    /// When the count of clients was last looked at: milliseconds since `epoch`.
-    last_sweep: AtomicU64,
-    epoch: Instant,
     /// Whether new addresses are counted in the crowd's shares, and the hash that shares them.
     crowded: AtomicBool,
     crowd_hash: RandomState,
@@ -96,8 +93,6 @@ impl RateLimits {
             period,
             policy: HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("")),
             checks: AtomicU64::new(0),
-            last_sweep: AtomicU64::new(0),
-            epoch: Instant::now(),
             crowded: AtomicBool::new(false),
             crowd_hash: RandomState::new(),
         }
@@ -148,26 +143,11 @@ impl RateLimits {
     }
 
     /// Forgets the clients whose count is full again, when there may be many: every
-    /// `SWEEP_EVERY` requests, or after a second. Past `MAX_CLIENTS` after a sweep, new addresses
+    /// `SWEEP_EVERY` requests. Past `MAX_CLIENTS` after a sweep, new addresses
     /// are counted in the crowd's shares until the clients are fewer than half of it.
     fn sweep_now_and_then(&self) {
         let checks = self.checks.fetch_add(1, Ordering::Relaxed);
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let last = self.last_sweep.load(Ordering::Relaxed);
-        if !checks.is_multiple_of(SWEEP_EVERY) && now.saturating_sub(last) < 1000 {
-            return;
-        }
-        // One sweep at a time: whoever moves the mark sweeps.
-        if self
-            .last_sweep
-            .compare_exchange(
-                last,
-                now.max(last + 1),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
+        if !checks.is_multiple_of(SWEEP_EVERY) {
             return;
         }
         if self.limiter.len() < MAX_CLIENTS / 2 && !self.crowded.load(Ordering::Relaxed) {
@@ -196,8 +176,20 @@ fn standing(verdict: Verdict) -> HeaderValue {
         Verdict::Allowed { remaining, reset } => (remaining, reset),
         Verdict::Refused { retry_after } => (0, retry_after),
     };
-    HeaderValue::from_str(&format!("\"default\";r={remaining};t={reset}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    // Written on the stack: a response's one allocation for it is the header's own.
+    let mut value = [0u8; 48];
+    let mut at = 0;
+    let (mut r, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
+    for part in [
+        &b"\"default\";r="[..],
+        r.format(remaining).as_bytes(),
+        b";t=",
+        t.format(reset).as_bytes(),
+    ] {
+        value[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    HeaderValue::from_bytes(&value[..at]).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `duration` in whole seconds, rounded up: a client that waits that long is not early.
