@@ -96,7 +96,7 @@ class Lb:
             self.servers[name] = subprocess.Popen(
                 # As deploy/haproxy.cfg assumes: on SIGTERM, out of haproxy's rotation first.
                 [self.binary, "--addr", f"127.0.0.1:{self.ports[name]}",
-                 "--shutdown-delay", "3"],
+                 "--shutdown-delay", "3", "--trusted-proxies", "127.0.0.1"],
                 stdout=log,
                 stderr=log,
                 env=env,
