@@ -241,6 +241,9 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+/// The longest window a rate limit may have: a year.
+const MAX_RATE_WINDOW_SECS: u64 = 365 * 24 * 3600;
+
 /// A rate limit: `requests` per `seconds`, per client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -255,10 +258,25 @@ impl FromStr for RateLimit {
         let expected =
             || format!("expected N/SECS, two whole numbers from 1 (600/60), not {text:?}");
         let (requests, seconds) = text.split_once('/').ok_or_else(expected)?;
-        Ok(Self {
+        let limit = Self {
             requests: requests.trim().parse().map_err(|_| expected())?,
             seconds: seconds.trim().parse().map_err(|_| expected())?,
-        })
+        };
+        // A window of at most a year, and at most a million requests a second: each request's
+        // share of the quota comes back after a microsecond or more.
+        if limit.seconds.get() > MAX_RATE_WINDOW_SECS {
+            return Err(format!(
+                "the window is at most {MAX_RATE_WINDOW_SECS} seconds (a year), not {}",
+                limit.seconds
+            ));
+        }
+        if u64::from(limit.requests.get()) > limit.seconds.get() * 1_000_000 {
+            return Err(format!(
+                "at most a million requests a second: {} in {} s is more",
+                limit.requests, limit.seconds
+            ));
+        }
+        Ok(limit)
     }
 }
 

@@ -14,7 +14,20 @@ pub(crate) struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     pub(crate) fn new(blocks: Vec<IpNet>) -> Self {
-        Self(blocks)
+        // A block of IPv4-mapped IPv6 addresses is the IPv4 block, as peers are made out.
+        Self(
+            blocks
+                .into_iter()
+                .map(|block| match block {
+                    IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+                        .network()
+                        .to_ipv4_mapped()
+                        .and_then(|v4| ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+                        .map_or(block, IpNet::V4),
+                    block => block,
+                })
+                .collect(),
+        )
     }
 
     fn trust(&self, address: IpAddr) -> bool {
@@ -43,9 +56,12 @@ impl TrustedProxies {
             .get_all("x-forwarded-for")
             .iter()
             .rev()
-            .flat_map(|line| line.to_str().unwrap_or("?").rsplit(','));
+            .flat_map(|line| line.as_bytes().rsplit(|&byte| byte == b','));
         for value in values {
-            let Ok(address) = value.trim().parse::<IpAddr>() else {
+            let Some(address) = std::str::from_utf8(value)
+                .ok()
+                .and_then(|value| value.trim().parse::<IpAddr>().ok())
+            else {
                 break;
             };
             client = address.to_canonical();
@@ -114,10 +130,25 @@ mod tests {
             client(&trusted, "10.0.0.1", &["198.51.100.7, unknown, 10.2.2.2"]),
             ip("10.2.2.2")
         );
-        // IPv4 mapped in IPv6 is the IPv4 address.
+        // IPv4 mapped in IPv6 is the IPv4 address, in the list of proxies too.
         assert_eq!(
             client(&trusted, "::ffff:10.0.0.1", &["::ffff:198.51.100.7"]),
             ip("198.51.100.7")
+        );
+        let mapped = proxies(&["::ffff:10.0.0.1/128"]);
+        assert_eq!(
+            client(&mapped, "10.0.0.1", &["198.51.100.7"]),
+            ip("198.51.100.7")
+        );
+        // A byte that is not ASCII in what the client sent does not hide the rest.
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            poem::http::HeaderValue::from_bytes(b"\xff, 198.51.100.9").expect("a value"),
+        );
+        assert_eq!(
+            Some(trusted.client_behind("10.0.0.1".parse().expect("an address"), &headers)),
+            ip("198.51.100.9")
         );
     }
 }

@@ -178,14 +178,24 @@ impl<E: Endpoint> Endpoint for Layers<E> {
             .as_ref()
             .map(|metrics| metrics.request_started());
         let client = self.proxies.client(&request);
-        // The health check, which load balancers probe, is never limited.
+        // Never limited: the health check, which load balancers probe, and a preflight, which a
+        // browser sends on its own before the request that counts.
         let judged = self
             .limits
             .as_ref()
+            .filter(|_| method != Method::OPTIONS)
             .filter(|_| route.and_then(|route| route.name(&method)) != Some(HEALTH))
             .map(|limits| (limits, limits.check(self.counted(&request, client))));
         let mut response = match judged {
-            Some((limits, Verdict::Refused { retry_after })) => limits.refusal(path, retry_after),
+            Some((limits, Verdict::Refused { retry_after })) => {
+                let mut refusal = limits.refusal(path, retry_after);
+                // A browser reads the 429 (and its Retry-After) only with the CORS grant.
+                if let Some(cors) = &self.cors {
+                    let origin = request.headers().get(poem::http::header::ORIGIN);
+                    cors.decorate(&mut refusal, origin, route);
+                }
+                refusal
+            }
             _ => AssertUnwindSafe(self.answer(request, path, route))
                 .catch_unwind()
                 .await

@@ -2,10 +2,10 @@
 //! seconds, in bursts of up to N, by governor's GCRA; beyond, a 429. Every limited response says
 //! where its client stands (`RateLimit-Policy`, `RateLimit`, draft-ietf-httpapi-ratelimit-headers).
 //!
-//! The clients are counted in memory, each server alone. A client whose count is full again is
-//! forgotten at the next sweep; past `MAX_CLIENTS` counted at once (a flood of addresses), new
-//! addresses share `CROWD_BUCKETS` counts by hash until the crowd has gone, so memory stays
-//! bounded whatever the number of clients.
+//! The clients are counted in memory, each server alone (an IPv6 address by its /64). A client
+//! whose count is full again is forgotten at the next sweep; past `MAX_CLIENTS` counted at once (a
+//! flood of addresses), every address is counted in one of `CROWD_BUCKETS` shared counts by hash
+//! until the crowd has gone, so memory stays bounded whatever the number of clients.
 
 use std::{
     hash::{BuildHasher, Hash, RandomState},
@@ -72,7 +72,7 @@ pub(crate) struct RateLimits {
     /// `RateLimit-Policy`, the same on every response.
     policy: HeaderValue,
     checks: AtomicU64,
-    /// Whether new addresses are counted in the crowd's shares, and the hash that shares them.
+    /// Whether addresses are counted in the crowd's shares, and the hash that shares them.
     crowded: AtomicBool,
     crowd_hash: RandomState,
 }
@@ -105,6 +105,7 @@ impl RateLimits {
             Client::Address(address) if self.crowded.load(Ordering::Relaxed) => {
                 Client::Crowd(self.crowd_hash.hash_one(address) % CROWD_BUCKETS)
             }
+            Client::Address(address) => Client::Address(network(address)),
             other => other,
         };
         match self.limiter.check_key(&client) {
@@ -166,6 +167,18 @@ impl RateLimits {
     #[cfg(test)]
     fn clients(&self) -> usize {
         self.limiter.len()
+    }
+}
+
+/// Who an address is, for counting: an IPv4 address, or an IPv6 one's /64, the block one host or
+/// one site is given (RFC 6177), so that a host cannot take a fresh quota from each address of it.
+fn network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !u128::from(u64::MAX);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -247,6 +260,24 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_host_is_counted_by_its_64() {
+        let limits = limits(1, 3600);
+        let address = |text: &str| Client::Address(text.parse().expect("an address"));
+        assert!(matches!(
+            limits.check(address("2001:db8:1:2::1")),
+            Verdict::Allowed { .. }
+        ));
+        assert!(matches!(
+            limits.check(address("2001:db8:1:2:ffff::9")),
+            Verdict::Refused { .. }
+        ));
+        assert!(matches!(
+            limits.check(address("2001:db8:1:3::1")),
+            Verdict::Allowed { .. }
+        ));
+    }
+
+    #[test]
     fn the_fields_say_where_the_client_stands() {
         let limits = limits(600, 60);
         let mut headers = HeaderMap::new();
@@ -282,7 +313,7 @@ mod tests {
 
     #[test]
     fn clients_whose_count_is_full_again_are_forgotten() {
-        // One request a nanosecond's share: full again at once.
+        // One request's share comes back every microsecond: full again at once.
         let limits = limits(1_000_000, 1);
         for i in 0..(MAX_CLIENTS as u32) {
             limits.check(Client::Address(IpAddr::V4(Ipv4Addr::from(i))));

@@ -172,6 +172,34 @@ async fn x_forwarded_for_names_the_client_only_from_a_trusted_proxy() {
 }
 
 #[tokio::test]
+async fn a_browser_reads_the_429_and_its_preflights_are_not_counted() {
+    let origin = "https://languages.example";
+    let app = spawn_app_with(with(|c| {
+        c.rate_limit = limit(1, 3600);
+        c.cors_origins = vec![origin.into()];
+    }))
+    .await;
+    for _ in 0..3 {
+        let preflight = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url("/programming_languages"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .await
+            .expect("preflight");
+        assert!(preflight.status().is_success(), "{}", preflight.status());
+    }
+    let first = get(&app, "/programming_languages", &[("origin", origin)]).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let refused = get(&app, "/programming_languages", &[("origin", origin)]).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&refused, "access-control-allow-origin"), origin);
+    let exposed = header(&refused, "access-control-expose-headers").to_ascii_lowercase();
+    assert!(exposed.contains("retry-after"), "{exposed}");
+}
+
+#[tokio::test]
 async fn the_health_check_is_never_limited() {
     let app = spawn_app_with(with(|c| c.rate_limit = limit(1, 3600))).await;
     for _ in 0..20 {

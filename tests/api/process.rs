@@ -199,6 +199,8 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
         (vec!["--rate-limit", "600"], vec![], "--rate-limit"),
         (vec!["--rate-limit", "0/60"], vec![], "--rate-limit"),
         (vec!["--rate-limit", "-1/60"], vec![], "--rate-limit"),
+        (vec!["--rate-limit", "1/31536001"], vec![], "--rate-limit"),
+        (vec!["--rate-limit", "2000001/2"], vec![], "--rate-limit"),
         (
             vec![],
             vec![("PROG_LANG_API_RATE_LIMIT", "600/0")],
