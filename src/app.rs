@@ -3,7 +3,7 @@
 //! them, over one store and one configuration; the metrics; and what each listener serves, with
 //! its limits (`run`).
 
-use std::{future::Future, io, sync::Arc};
+use std::{future::Future, io, sync::Arc, time::Duration};
 
 use poem::{
     Endpoint, EndpointExt, Request, Response, Route,
@@ -18,11 +18,11 @@ use crate::{
     api::{Api, DOCS, FRONT_DOOR, Stopping},
     config::Config,
     metrics::Metrics,
-    middleware::Layers,
+    middleware::{Keys, Layers},
     routes::RouteTable,
     server::{self, Limits, Served, Timeouts},
     spec::Spec,
-    store::Store,
+    store::{KeyLimits, Store},
 };
 
 const SPEC_JSON: &str = "/openapi.json";
@@ -219,10 +219,20 @@ pub(crate) fn app(
         }
     }
     let endpoint = endpoint
-        .data(store)
+        .data(store.clone())
         .data(Arc::clone(&routes))
         .data(stopping.clone());
-    Layers::new(endpoint, routes, config, metrics, stopping)
+    let keys = Keys::new(
+        store,
+        KeyLimits {
+            ttl: Duration::from_secs(config.idempotency_ttl_secs),
+            // A request runs at most its body's read and the store's own bounds: past this its
+            // claim is free again.
+            lease: config.body_read_timeout() + Duration::from_secs(30),
+            max_keys: usize::try_from(config.idempotency_max_keys).unwrap_or(usize::MAX),
+        },
+    );
+    Layers::new(endpoint, routes, config, metrics, stopping, keys)
 }
 
 /// The operations alone over `store`, mounted on poem as poem-openapi's examples mount them, with

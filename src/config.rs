@@ -180,6 +180,28 @@ pub struct Config {
     )]
     pub database_url: Option<DatabaseUrl>,
 
+    /// How long the answer to a request with an `Idempotency-Key` is kept for its retries, in
+    /// seconds.
+    #[arg(
+        long = "idempotency-ttl",
+        env = "PROG_LANG_API_IDEMPOTENCY_TTL",
+        default_value = "86400",
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000)
+    )]
+    pub idempotency_ttl_secs: u64,
+
+    /// Idempotency keys kept at most at once (their answers are kept until they expire); past
+    /// it, a request with a new key is a 503 problem.
+    #[arg(
+        long = "idempotency-max-keys",
+        env = "PROG_LANG_API_IDEMPOTENCY_MAX_KEYS",
+        default_value = "100000",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub idempotency_max_keys: u64,
+
     /// Requests per client per window, as N/SECS: 600/60 lets each client make 600 requests a
     /// minute, in bursts of up to 600. The client is the bearer token of a request with a valid
     /// one, else its address. Beyond it: 429. `/healthz` and the metrics are never limited. Off

@@ -93,6 +93,9 @@ pub(crate) enum ProblemKind {
     HeadTooLarge,
     NotImplemented,
     TooManyRequests,
+    KeyInUse,
+    KeyReused,
+    KeysFull,
     InsufficientStorage,
     ServiceUnavailable,
     ShuttingDown,
@@ -102,7 +105,7 @@ pub(crate) enum ProblemKind {
 impl ProblemKind {
     /// Every kind, for the README's table and its test.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 17] = [
+    pub(crate) const ALL: [Self; 20] = [
         Self::Validation,
         Self::Unauthorized,
         Self::Forbidden,
@@ -116,6 +119,9 @@ impl ProblemKind {
         Self::HeadTooLarge,
         Self::NotImplemented,
         Self::TooManyRequests,
+        Self::KeyInUse,
+        Self::KeyReused,
+        Self::KeysFull,
         Self::InsufficientStorage,
         Self::ServiceUnavailable,
         Self::ShuttingDown,
@@ -138,6 +144,9 @@ impl ProblemKind {
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
             Self::InsufficientStorage => "/problems/insufficient-storage",
             Self::TooManyRequests => "/problems/too-many-requests",
+            Self::KeyInUse => "/problems/idempotency-key-in-use",
+            Self::KeyReused => "/problems/idempotency-key-reused",
+            Self::KeysFull => "/problems/idempotency-keys-full",
             Self::ServiceUnavailable => "/problems/service-unavailable",
             Self::ShuttingDown => "/problems/shutting-down",
             Self::Internal => "/problems/internal",
@@ -160,6 +169,9 @@ impl ProblemKind {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::InsufficientStorage => "Insufficient storage",
             Self::TooManyRequests => "Too many requests",
+            Self::KeyInUse => "Idempotency key in use",
+            Self::KeyReused => "Idempotency key reused",
+            Self::KeysFull => "Too many idempotency keys",
             Self::ServiceUnavailable => "Service unavailable",
             Self::ShuttingDown => "Shutting down",
             Self::Internal => "Internal server error",
@@ -182,6 +194,9 @@ impl ProblemKind {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::KeyInUse => StatusCode::CONFLICT,
+            Self::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::KeysFull => StatusCode::SERVICE_UNAVAILABLE,
             Self::ServiceUnavailable | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -394,6 +409,36 @@ impl Problem {
             ProblemKind::Unauthorized,
             instance,
             "Writes need a valid token: send Authorization: Bearer <token>.",
+        )
+    }
+
+    /// 409: the idempotency key's first request is still being answered.
+    pub(crate) fn key_in_use(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::KeyInUse,
+            instance,
+            "The first request with this Idempotency-Key is still being answered: nothing was \
+             done; retry after Retry-After to get its answer.",
+        )
+    }
+
+    /// 422: the idempotency key was used for another request.
+    pub(crate) fn key_reused(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::KeyReused,
+            instance,
+            "This Idempotency-Key was used for another request (its method, path or body \
+             differ): nothing was done; use a new key for a new request.",
+        )
+    }
+
+    /// 503: as many idempotency keys are live as the server may keep.
+    pub(crate) fn keys_full(instance: &str) -> Self {
+        Self::new(
+            ProblemKind::KeysFull,
+            instance,
+            "The server keeps as many Idempotency-Keys as it may until some expire: nothing was \
+             done; retry later, or without a key.",
         )
     }
 

@@ -398,7 +398,13 @@ mod tests {
         let table = table();
         assert_eq!(
             table.request_headers(),
-            ["authorization", "content-type", "if-match", "if-none-match"]
+            [
+                "authorization",
+                "content-type",
+                "idempotency-key",
+                "if-match",
+                "if-none-match"
+            ]
         );
         assert_eq!(
             table.response_headers(),

@@ -323,10 +323,13 @@ fn problem_example(status: &str, path: &str, has_body: bool) -> Problem {
         "404" => Problem::no_such_path(&instance),
         "405" => Problem::method_not_allowed(&instance),
         "408" => Problem::request_timeout(&instance),
+        // On a language, a write's 409 is its key's; on the list, the create's own.
+        "409" if path.contains("{name}") => Problem::key_in_use(&instance),
         "409" => Problem::already_exists(&instance),
         "412" => Problem::precondition_failed(&instance),
         "413" => Problem::payload_too_large(&instance, BODY_LIMIT_BYTES),
         "415" => Problem::unsupported_media_type(&instance, Some("text/plain")),
+        "422" => Problem::key_reused(&instance),
         "429" => Problem::too_many_requests(&instance, 1),
         "503" => Problem::service_unavailable(&instance),
         "507" => Problem::insufficient_storage(&instance),

@@ -9,13 +9,17 @@ mod checks;
 mod responses;
 mod wire;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
 };
 
+use futures_util::FutureExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use poem::{FromRequest, Request, RequestBody, http::StatusCode};
+use poem::{FromRequest, IntoResponse, Request, RequestBody, http::StatusCode};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, Tags,
     param::{Header, Path, Query},
@@ -28,7 +32,7 @@ use responses::{
     HealthResponse, IndexResponse, ListLanguagesResponse, Nothing, PatchLanguageResponse,
     UpdateLanguageResponse,
 };
-pub(crate) use responses::{Limited, WriteRefused};
+pub(crate) use responses::{KeyInUse, KeyReused, Limited, WriteRefused};
 use wire::{Health, LanguagePage};
 
 use crate::{
@@ -39,7 +43,7 @@ use crate::{
     page_token,
     problem::Problem,
     routes::RouteTable,
-    store::{Page, Store, Stored, YearFilter},
+    store::{Kept, Keyed, Lease, Page, Store, StoreError, Stored, YearFilter},
 };
 
 /// A 400 that the request checks found in the query, left for the operation to answer: it may add
@@ -64,6 +68,88 @@ impl Stopping {
     }
 }
 
+/// The idempotency key of a write that runs: its lease, which the write completes in the same
+/// step as itself (`store::Keyed`), and whether it did. Request data, set by the layers.
+#[derive(Clone)]
+pub(crate) struct RunningKey {
+    pub(crate) lease: Arc<Lease>,
+    pub(crate) ttl: Duration,
+    completed: Arc<AtomicBool>,
+}
+
+impl RunningKey {
+    pub(crate) fn new(lease: Lease, ttl: Duration) -> Self {
+        Self {
+            lease: Arc::new(lease),
+            ttl,
+            completed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether a write completed the key with its answer.
+    pub(crate) fn completed(&self) -> bool {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    /// The key, for a write whose answer `answer` makes.
+    fn keyed<'a>(
+        &'a self,
+        answer: &'a (dyn Fn(&Result<Stored, StoreError>) -> Option<Kept> + Sync),
+    ) -> Keyed<'a> {
+        Keyed {
+            lease: &self.lease,
+            ttl: self.ttl,
+            answer,
+        }
+    }
+
+    /// Notes that a keyed write ended with `outcome`: the store settled the key in the same step,
+    /// unless the store could not be reached (then the layers give the key up).
+    fn ran(&self, outcome: &Result<Stored, StoreError>) {
+        if !matches!(outcome, Err(StoreError::Unavailable)) {
+            self.completed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The answer kept for a key: `answer`'s status, body and the fields a repeat gets; none for a
+/// 5xx, which is not kept (a retry runs again).
+fn kept<R: IntoResponse, Also>(answer: Answered<R, Also>) -> Option<Kept> {
+    let response = match answer {
+        Ok(answer) => answer.into_response(),
+        Err(failure) => failure.into_response(),
+    };
+    if response.status().is_server_error() {
+        return None;
+    }
+    let field = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (status, content_type, etag, location) = (
+        response.status().as_u16(),
+        field(poem::http::header::CONTENT_TYPE),
+        field(poem::http::header::ETAG),
+        field(poem::http::header::LOCATION),
+    );
+    // The operations' bodies are in memory: ready at once.
+    let body = response
+        .into_body()
+        .into_vec()
+        .now_or_never()
+        .and_then(Result::ok)?;
+    Some(Kept {
+        status,
+        content_type,
+        etag,
+        location,
+        body,
+    })
+}
+
 /// What every operation reads besides its declared parameters: the request checks' verdict, the
 /// only way to the store (request data, set by `app`); the route table; the path as received (a
 /// problem's `instance`). Not a parameter of the spec.
@@ -73,6 +159,8 @@ struct Context<'a> {
     instance: &'a str,
     /// Whether the server is stopping (`Stopping`).
     stopping: bool,
+    /// The idempotency key of a write that carries one.
+    key: Option<RunningKey>,
     /// The coding the response will be compressed with, if it is long enough.
     coding: Option<Coding>,
 }
@@ -103,6 +191,7 @@ impl<'a> FromRequest<'a> for Context<'a> {
             stopping: request
                 .data::<Stopping>()
                 .is_some_and(Stopping::is_under_way),
+            key: request.data::<RunningKey>().cloned(),
             coding: request
                 .data::<Accepted>()
                 .and_then(|accepted| accepted.for_each_request()),
@@ -168,8 +257,12 @@ pub(crate) const FRONT_DOOR: &str = "/";
 /// their `WriteToken`.
 type Answered<R, Also = Limited> = Result<R, Failure<Also>>;
 
-/// What a write meets before it runs.
-type WriteAlso = And<WriteRefused, Limited>;
+/// What a write meets before it runs: the token guard's 401, its key's 409 and 422, the rate
+/// limit's 429.
+type WriteAlso = And<And<WriteRefused, And<KeyInUse, KeyReused>>, Limited>;
+
+/// The same for the create, which declares the 409 itself, beside its own.
+type CreateAlso = And<And<WriteRefused, KeyReused>, Limited>;
 
 /// A page holds this many languages unless the client asks otherwise.
 const DEFAULT_LIMIT: i32 = 100;
@@ -320,24 +413,37 @@ impl Api {
         &self,
         cx: Context<'_>,
         _token: WriteToken,
+        /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         body: JsonBody<Language>,
-    ) -> Answered<CreateLanguageResponse, WriteAlso> {
+    ) -> Answered<CreateLanguageResponse, CreateAlso> {
         let instance = cx.instance;
         let (store, language) = match cx.checks.with_body(body.0).pass() {
             Ok(passed) => passed,
             Err(refused) => return refused.answer(instance),
         };
-        match store.create(language).await {
-            Ok(language) => {
-                let (location, etag) = (location(cx.routes, language.name()), etag(&language));
-                Ok(CreateLanguageResponse::Created(
-                    Json(language),
-                    location,
-                    etag,
-                ))
+        let routes = cx.routes;
+        let render = |outcome: &Result<Stored, StoreError>| match outcome {
+            Ok(language) => Ok(CreateLanguageResponse::Created(
+                Json(language.clone()),
+                location(routes, language.name()),
+                etag(language),
+            )),
+            Err(error) => Answer::answer(error.clone(), instance),
+        };
+        let outcome = match &cx.key {
+            None => store.create(language).await,
+            Some(key) => {
+                let answer = |outcome: &Result<Stored, StoreError>| kept(render(outcome));
+                let outcome = store
+                    .create_keyed(language, Some(&key.keyed(&answer)))
+                    .await;
+                key.ran(&outcome);
+                outcome
             }
-            Err(error) => Answer::answer(error, instance),
-        }
+        };
+        render(&outcome)
     }
 
     /// Update a programming language
@@ -356,6 +462,9 @@ impl Api {
         &self,
         cx: Context<'_>,
         _token: WriteToken,
+        /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
@@ -384,6 +493,9 @@ impl Api {
         &self,
         cx: Context<'_>,
         _token: WriteToken,
+        /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
@@ -410,6 +522,9 @@ impl Api {
         &self,
         cx: Context<'_>,
         _token: WriteToken,
+        /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
@@ -424,13 +539,25 @@ impl Api {
             Err(refused) => return refused.answer(instance),
         };
         let precondition = if_matches(if_match.0.as_ref());
-        match store.delete(&name, &precondition).await {
-            Ok(language) => {
-                let etag = etag(&language);
-                Ok(DeleteLanguageResponse::Ok(Json(language), etag))
+        let render = |outcome: &Result<Stored, StoreError>| match outcome {
+            Ok(language) => Ok(DeleteLanguageResponse::Ok(
+                Json(language.clone()),
+                etag(language),
+            )),
+            Err(error) => Answer::answer(error.clone(), instance),
+        };
+        let outcome = match &cx.key {
+            None => store.delete(&name, &precondition).await,
+            Some(key) => {
+                let answer = |outcome: &Result<Stored, StoreError>| kept(render(outcome));
+                let outcome = store
+                    .delete_keyed(&name, &precondition, Some(&key.keyed(&answer)))
+                    .await;
+                key.ran(&outcome);
+                outcome
             }
-            Err(error) => Answer::answer(error, instance),
-        }
+        };
+        render(&outcome)
     }
 
     /// Check the service's health
@@ -471,7 +598,7 @@ async fn change(
     if_match: Option<EntityTags>,
     body: Result<LanguageChanges, BodyError>,
 ) -> Answered<UpdateLanguageResponse, WriteAlso> {
-    let instance = cx.instance;
+    let (instance, key) = (cx.instance, cx.key);
     let renamed = body
         .as_ref()
         .is_ok_and(|changes| changes.name.as_deref().is_some_and(|new| *new != name));
@@ -484,13 +611,25 @@ async fn change(
         Err(refused) => return refused.answer(instance),
     };
     let precondition = if_matches(if_match.as_ref());
-    match store.update(&name, changes, &precondition).await {
-        Ok(language) => {
-            let etag = etag(&language);
-            Ok(UpdateLanguageResponse::Ok(Json(language), etag))
+    let render = |outcome: &Result<Stored, StoreError>| match outcome {
+        Ok(language) => Ok(UpdateLanguageResponse::Ok(
+            Json(language.clone()),
+            etag(language),
+        )),
+        Err(error) => Answer::answer(error.clone(), instance),
+    };
+    let outcome = match &key {
+        None => store.update(&name, changes, &precondition).await,
+        Some(key) => {
+            let answer = |outcome: &Result<Stored, StoreError>| kept(render(outcome));
+            let outcome = store
+                .update_keyed(&name, changes, &precondition, Some(&key.keyed(&answer)))
+                .await;
+            key.ran(&outcome);
+            outcome
         }
-        Err(error) => Answer::answer(error, instance),
-    }
+    };
+    render(&outcome)
 }
 
 /// The precondition an `If-Match` sets: with none, any state will do.

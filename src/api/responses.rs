@@ -70,7 +70,7 @@ pub(crate) enum CreateLanguageResponse {
     /// The body is malformed or breaks a rule of the resource, or a query parameter is given.
     #[oai(status = 400)]
     BadRequest(ProblemJson),
-    /// A language of this name exists already.
+    /// A language of this name exists already; or (`/problems/idempotency-key-in-use`, with `Retry-After`) the first request with this `Idempotency-Key` is still being answered.
     #[oai(status = 409)]
     Conflict(ProblemJson),
     /// The body did not arrive within the body-read timeout; the connection is closed.
@@ -165,7 +165,7 @@ pub(crate) enum IndexResponse {
 /// operation's (`Result<Response, Failure>`).
 #[derive(ApiResponse)]
 pub(crate) enum Unavailable {
-    /// The database cannot be reached (PostgreSQL store only), or, for `/healthz`, the server is stopping: try again after `Retry-After`.
+    /// The database cannot be reached (PostgreSQL store only), as many `Idempotency-Key`s are live as the server keeps, or, for `/healthz`, the server is stopping: try again after `Retry-After`.
     #[oai(status = 503)]
     ServiceUnavailable(
         ProblemJson,
@@ -208,6 +208,29 @@ pub(crate) enum Limited {
         #[oai(header = "RateLimit")]
         String,
     ),
+}
+
+/// What a write with an `Idempotency-Key` meets before it runs (README, "Retries"), answered by
+/// the layers (`middleware::idempotency`): the key's first request still running (the create
+/// declares its 409 itself, beside its own).
+#[derive(ApiResponse)]
+pub(crate) enum KeyInUse {
+    /// The first request with this `Idempotency-Key` is still being answered: nothing was done; retry after `Retry-After` to get its answer.
+    #[oai(status = 409)]
+    Conflict(
+        ProblemJson,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
+}
+
+/// The key used for another request.
+#[derive(ApiResponse)]
+pub(crate) enum KeyReused {
+    /// This `Idempotency-Key` was used for another request (its method, path or body differ): nothing was done.
+    #[oai(status = 422)]
+    UnprocessableEntity(ProblemJson),
 }
 
 /// Two sets of answers, `A`'s and `B`'s: what `Failure` adds to the shared ones.

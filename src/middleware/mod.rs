@@ -10,6 +10,7 @@ pub(crate) mod checks;
 mod client;
 mod cors;
 mod errors;
+mod idempotency;
 mod rate_limit;
 mod request_id;
 mod tokens;
@@ -27,6 +28,8 @@ use poem::{
 
 pub(crate) use client::TrustedProxies;
 pub(crate) use cors::CorsPolicy;
+use idempotency::Begun;
+pub(crate) use idempotency::Keys;
 pub(crate) use rate_limit::RateLimits;
 use rate_limit::{Client, Verdict};
 pub(crate) use request_id::new_request_id;
@@ -52,6 +55,7 @@ pub(crate) struct Layers<E> {
     stopping: Stopping,
     limits: Option<RateLimits>,
     proxies: TrustedProxies,
+    keys: Keys,
 }
 
 impl<E: Endpoint> Layers<E> {
@@ -61,6 +65,7 @@ impl<E: Endpoint> Layers<E> {
         config: &Config,
         metrics: Option<Arc<Metrics>>,
         stopping: Stopping,
+        keys: Keys,
     ) -> Self {
         Self {
             inner,
@@ -73,6 +78,7 @@ impl<E: Endpoint> Layers<E> {
             metrics,
             stopping,
             limits: config.rate_limit.map(RateLimits::new),
+            keys,
             proxies: TrustedProxies::new(
                 config.trusted_proxies.iter().map(|proxy| proxy.0).collect(),
             ),
@@ -129,14 +135,35 @@ impl<E: Endpoint> Layers<E> {
                 request.extensions_mut().insert(Refusal(problem));
             }
         }
+        // A write's idempotency key: claimed before it runs, settled with its answer.
+        let mut running = None;
+        if route
+            .and_then(|route| route.operation(&method))
+            .is_some_and(Operation::secured)
+        {
+            let scope = self
+                .tokens
+                .as_ref()
+                .map(|_| WriteTokens::scope(&request))
+                .unwrap_or_default();
+            match self.keys.begin(&mut request, path, scope).await {
+                Begun::Unkeyed => {}
+                Begun::Answered(response) => return response,
+                Begun::Running(release) => running = Some(release),
+            }
+        }
         // HEAD is answered as GET is, compressed as GET would be; hyper sends no body.
         if method == Method::HEAD {
             request.set_method(Method::GET);
         }
-        match self.inner.call(request).await {
+        let mut response = match self.inner.call(request).await {
             Ok(response) => response.into_response(),
             Err(error) => errors::answer(error, path, &method, route),
+        };
+        if let Some(release) = running {
+            self.keys.end(release, &mut response).await;
         }
+        response
     }
 }
 

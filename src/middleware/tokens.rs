@@ -41,6 +41,15 @@ impl WriteTokens {
         presented(request).is_some_and(|token| self.accepts(token))
     }
 
+    /// The scope of `request`'s idempotency keys: a digest of the token it carries (every server
+    /// of one database makes the same), or none without one.
+    pub(crate) fn scope(request: &Request) -> Vec<u8> {
+        presented(request).map_or_else(Vec::new, |token| {
+            use sha2::Digest;
+            sha2::Sha256::digest(token).to_vec()
+        })
+    }
+
     /// Which of the tokens `request` carries, by its place among them: the client a rate limit
     /// counts (never the token itself, which stays out of memory beyond this list). Every token
     /// is compared in full, as `accepts` does.

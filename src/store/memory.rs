@@ -12,9 +12,13 @@ use std::{
     hash::{Hash, Hasher},
     ops::Bound,
     sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},
+    time::{Duration, Instant},
 };
 
-use super::{Cursor, Page, Precondition, StoreError, Stored, YearFilter};
+use super::{
+    Cursor, Page, Precondition, StoreError, Stored, YearFilter,
+    keys::{Claim, Early, Kept, KeyLimits, KeyRequest, KeyTable, Keyed, Lease},
+};
 use crate::language::{Language, LanguageChanges, Name, YEAR_MAX, YEAR_MIN, seed};
 
 pub(crate) struct MemoryStore {
@@ -33,6 +37,34 @@ struct State {
     /// For each year from `YEAR_MIN`, the languages of that year in insertion order.
     by_year: Vec<BTreeSet<ByPosition>>,
     next_position: u64,
+    /// The idempotency keys, completed in the same step as their writes.
+    keys: KeyTable,
+}
+
+/// `write` on `state`, and, for a keyed request, its key completed with the answer to the write's
+/// outcome, under the same lock: the two are one step. A request whose claim was taken over (it
+/// outlived its lease) writes nothing: its retry is running.
+fn keyed_write(
+    state: &mut State,
+    keyed: Option<&Keyed<'_>>,
+    write: impl FnOnce(&mut State) -> Result<Stored, StoreError>,
+) -> Result<Stored, StoreError> {
+    let Some(keyed) = keyed else {
+        return write(state);
+    };
+    if !state.keys.holds(keyed.lease) {
+        return Err(StoreError::Unavailable);
+    }
+    let outcome = write(state);
+    match (keyed.answer)(&outcome) {
+        Some(kept) => {
+            state
+                .keys
+                .complete(keyed.lease, kept, Instant::now(), keyed.ttl);
+        }
+        None => state.keys.release(keyed.lease),
+    }
+    outcome
 }
 
 impl MemoryStore {
@@ -101,15 +133,49 @@ impl MemoryStore {
         self.read().find(name).cloned()
     }
 
-    pub(crate) fn create(&self, language: &Language) -> Result<Stored, StoreError> {
+    pub(crate) fn create(
+        &self,
+        language: &Language,
+        keyed: Option<&Keyed<'_>>,
+    ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        if state.by_name.contains(language.name.as_str()) {
-            return Err(StoreError::AlreadyExists);
+        keyed_write(&mut state, keyed, |state| {
+            if state.by_name.contains(language.name.as_str()) {
+                return Err(StoreError::AlreadyExists);
+            }
+            if state.by_position.len() >= self.capacity {
+                return Err(StoreError::Full);
+            }
+            state.insert(language)
+        })
+    }
+
+    /// Claims an idempotency key for a request about to run.
+    pub(crate) fn claim(&self, request: KeyRequest, limits: KeyLimits) -> Claim {
+        self.write().keys.claim(request, Instant::now(), limits)
+    }
+
+    /// Looks at a key before its request's body is read (`KeyTable::claim_early`).
+    pub(crate) fn claim_early(&self, scope: &[u8], key: &str, limits: KeyLimits) -> Early {
+        self.write()
+            .keys
+            .claim_early(scope, key, Instant::now(), limits)
+    }
+
+    /// Sets a running key's fingerprint.
+    pub(crate) fn fingerprint(&self, lease: &Lease) {
+        self.write().keys.fingerprint(lease);
+    }
+
+    /// Completes a key whose request wrote nothing with its answer, or (`None`) gives it up.
+    pub(crate) fn settle(&self, lease: &Lease, kept: Option<Kept>, ttl: Duration) {
+        let mut state = self.write();
+        match kept {
+            Some(kept) => {
+                state.keys.complete(lease, kept, Instant::now(), ttl);
+            }
+            None => state.keys.release(lease),
         }
-        if state.by_position.len() >= self.capacity {
-            return Err(StoreError::Full);
-        }
-        state.insert(language)
     }
 
     pub(crate) fn update(
@@ -117,29 +183,35 @@ impl MemoryStore {
         name: &Name,
         changes: LanguageChanges,
         precondition: Precondition<'_>,
+        keyed: Option<&Keyed<'_>>,
     ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        let current = state.find_where(name, precondition)?;
-        let Some(language) = current.changed_by(name, changes) else {
-            return Ok(current.clone());
-        };
-        let current = current.clone();
-        let updated = Stored::new(current.position(), &language);
-        state.remove(&current);
-        state.add(&updated);
-        Ok(updated)
+        keyed_write(&mut state, keyed, |state| {
+            let current = state.find_where(name, precondition)?;
+            let Some(language) = current.changed_by(name, changes) else {
+                return Ok(current.clone());
+            };
+            let current = current.clone();
+            let updated = Stored::new(current.position(), &language);
+            state.remove(&current);
+            state.add(&updated);
+            Ok(updated)
+        })
     }
 
     pub(crate) fn delete(
         &self,
         name: &str,
         precondition: Precondition<'_>,
+        keyed: Option<&Keyed<'_>>,
     ) -> Result<Stored, StoreError> {
         let mut state = self.write();
-        let current = state.find_where(name, precondition)?;
-        let deleted = current.clone();
-        state.remove(&deleted);
-        Ok(deleted)
+        keyed_write(&mut state, keyed, |state| {
+            let current = state.find_where(name, precondition)?;
+            let deleted = current.clone();
+            state.remove(&deleted);
+            Ok(deleted)
+        })
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -334,8 +406,10 @@ mod tests {
     #[test]
     fn a_recreated_name_goes_last() {
         let store = MemoryStore::new(1_000_000);
-        let cobol = store.delete("COBOL", &unconditionally).expect("delete");
-        store.create(&cobol.to_language()).expect("create");
+        let cobol = store
+            .delete("COBOL", &unconditionally, None)
+            .expect("delete");
+        store.create(&cobol.to_language(), None).expect("create");
         let mut expected = SEED_NAMES[1..].to_vec();
         expected.push("COBOL");
         assert_eq!(all(&store), expected);
@@ -349,7 +423,7 @@ mod tests {
             ..LanguageChanges::default()
         };
         let after = store
-            .update(&name("APL"), changes, &unconditionally)
+            .update(&name("APL"), changes, &unconditionally, None)
             .expect("update");
         assert_eq!(after.publication_year(), 2000);
         assert_eq!(after.contribution(), "array processing");
@@ -375,11 +449,13 @@ mod tests {
         };
         let refuse = |_: &Stored| false;
         assert_eq!(
-            store.update(&name("APL"), changes, &refuse).unwrap_err(),
+            store
+                .update(&name("APL"), changes, &refuse, None)
+                .unwrap_err(),
             StoreError::PreconditionFailed
         );
         assert_eq!(
-            store.delete("APL", &refuse).unwrap_err(),
+            store.delete("APL", &refuse, None).unwrap_err(),
             StoreError::PreconditionFailed
         );
         assert_eq!(
@@ -387,9 +463,9 @@ mod tests {
             "array processing"
         );
         let only_apl = |language: &Stored| language.name() == "APL";
-        assert!(store.delete("APL", &only_apl).is_ok());
+        assert!(store.delete("APL", &only_apl, None).is_ok());
         assert_eq!(
-            store.delete("APL", &only_apl).unwrap_err(),
+            store.delete("APL", &only_apl, None).unwrap_err(),
             StoreError::NotFound,
             "a missing language is not found, whatever the precondition"
         );
@@ -399,35 +475,44 @@ mod tests {
     fn a_full_store_refuses_creates_until_a_delete() {
         let store = MemoryStore::new(9);
         store
-            .create(&language("Ninth", 1990))
+            .create(&language("Ninth", 1990), None)
             .expect("room for one more");
         assert_eq!(
-            store.create(&language("Tenth", 1990)).unwrap_err(),
+            store.create(&language("Tenth", 1990), None).unwrap_err(),
             StoreError::Full
         );
         assert_eq!(
-            store.create(&language("COBOL", 1990)).unwrap_err(),
+            store.create(&language("COBOL", 1990), None).unwrap_err(),
             StoreError::AlreadyExists
         );
         assert_eq!(all(&store).len(), 9);
-        store.delete("Ninth", &unconditionally).expect("delete");
-        store.create(&language("Tenth", 1990)).expect("room again");
+        store
+            .delete("Ninth", &unconditionally, None)
+            .expect("delete");
+        store
+            .create(&language("Tenth", 1990), None)
+            .expect("room again");
     }
 
     #[test]
     fn create_refuses_an_existing_name_and_delete_a_missing_one() {
         let store = MemoryStore::new(1_000_000);
         assert_eq!(
-            store.create(&language("COBOL", 1999)).unwrap_err(),
+            store.create(&language("COBOL", 1999), None).unwrap_err(),
             StoreError::AlreadyExists
         );
         assert_eq!(
-            store.delete("cobol", &unconditionally).unwrap_err(),
+            store.delete("cobol", &unconditionally, None).unwrap_err(),
             StoreError::NotFound
         );
         assert_eq!(
             store
-                .update(&name("Nope"), LanguageChanges::default(), &unconditionally)
+                .update(
+                    &name("Nope"),
+                    LanguageChanges::default(),
+                    &unconditionally,
+                    None
+                )
                 .unwrap_err(),
             StoreError::NotFound
         );
@@ -446,7 +531,7 @@ mod tests {
     #[test]
     fn filtered_pages_follow_insertion_order() {
         let store = MemoryStore::new(1_000_000);
-        store.create(&language("Old", 1961)).expect("create");
+        store.create(&language("Old", 1961), None).expect("create");
         let filter = YearFilter {
             after: Some(1960),
             before: Some(1965),
@@ -463,7 +548,7 @@ mod tests {
         let store = Arc::new(MemoryStore::new(1_000_000));
         for i in 0..500 {
             store
-                .create(&language(&format!("stable{i}"), 1900 + i % 100))
+                .create(&language(&format!("stable{i}"), 1900 + i % 100), None)
                 .expect("create");
         }
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -473,9 +558,9 @@ mod tests {
                 let mut i = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let name = format!("churn{i}");
-                    let _ = store.create(&language(&name, 1950));
+                    let _ = store.create(&language(&name, 1950), None);
                     if i % 2 == 0 {
-                        let _ = store.delete(&name, &unconditionally);
+                        let _ = store.delete(&name, &unconditionally, None);
                     }
                     i += 1;
                 }
@@ -522,7 +607,7 @@ mod tests {
                 let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
                 thread::spawn(move || {
                     barrier.wait();
-                    store.create(&language("Rust", 2000 + i)).is_ok()
+                    store.create(&language("Rust", 2000 + i), None).is_ok()
                 })
             })
             .collect::<Vec<_>>()
@@ -547,7 +632,7 @@ mod tests {
                             contribution: Some(format!("writer {i}")),
                         };
                         store
-                            .update(&name("CLU"), changes, &unconditionally)
+                            .update(&name("CLU"), changes, &unconditionally, None)
                             .expect("update");
                     }
                 })

@@ -5,6 +5,7 @@
 //! every test works the same on each. Its operations are public for the store's benchmarks
 //! (`benches/store.rs`).
 
+mod keys;
 mod memory;
 mod postgres;
 mod stored;
@@ -13,6 +14,7 @@ use std::{fmt, sync::Arc};
 
 use crate::language::{Language, LanguageChanges, Name, YEAR_MAX, YEAR_MIN};
 
+pub use keys::{Claim, Early, Kept, KeyLimits, KeyRequest, Keyed, Lease};
 use memory::MemoryStore;
 use postgres::PostgresStore;
 pub use postgres::StartError;
@@ -69,9 +71,19 @@ impl Store {
     /// Adds `language` at the end of the insertion order, unless its name is taken or the store is
     /// full.
     pub async fn create(&self, language: Language) -> Result<Stored, StoreError> {
+        self.create_keyed(language, None).await
+    }
+
+    /// `create`, and, for a request with an idempotency key, the key completed with its answer in
+    /// the same step.
+    pub(crate) async fn create_keyed(
+        &self,
+        language: Language,
+        keyed: Option<&Keyed<'_>>,
+    ) -> Result<Stored, StoreError> {
         match &*self.0 {
-            Backend::Memory(store) => store.create(&language),
-            Backend::Postgres(store) => Box::pin(store.create(&language)).await,
+            Backend::Memory(store) => store.create(&language, keyed),
+            Backend::Postgres(store) => Box::pin(store.create(&language, keyed)).await,
         }
     }
 
@@ -84,9 +96,22 @@ impl Store {
         changes: LanguageChanges,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
+        self.update_keyed(name, changes, precondition, None).await
+    }
+
+    /// `update`, with its idempotency key (see `create_keyed`).
+    pub(crate) async fn update_keyed(
+        &self,
+        name: &Name,
+        changes: LanguageChanges,
+        precondition: Precondition<'_>,
+        keyed: Option<&Keyed<'_>>,
+    ) -> Result<Stored, StoreError> {
         match &*self.0 {
-            Backend::Memory(store) => store.update(name, changes, precondition),
-            Backend::Postgres(store) => Box::pin(store.update(name, changes, precondition)).await,
+            Backend::Memory(store) => store.update(name, changes, precondition, keyed),
+            Backend::Postgres(store) => {
+                Box::pin(store.update(name, changes, precondition, keyed)).await
+            }
         }
     }
 
@@ -96,9 +121,72 @@ impl Store {
         name: &Name,
         precondition: Precondition<'_>,
     ) -> Result<Stored, StoreError> {
+        self.delete_keyed(name, precondition, None).await
+    }
+
+    /// `delete`, with its idempotency key (see `create_keyed`).
+    pub(crate) async fn delete_keyed(
+        &self,
+        name: &Name,
+        precondition: Precondition<'_>,
+        keyed: Option<&Keyed<'_>>,
+    ) -> Result<Stored, StoreError> {
         match &*self.0 {
-            Backend::Memory(store) => store.delete(name, precondition),
-            Backend::Postgres(store) => Box::pin(store.delete(name, precondition)).await,
+            Backend::Memory(store) => store.delete(name, precondition, keyed),
+            Backend::Postgres(store) => Box::pin(store.delete(name, precondition, keyed)).await,
+        }
+    }
+
+    /// Claims an idempotency key for a request about to run (README, "Retries").
+    pub(crate) async fn claim(
+        &self,
+        request: KeyRequest,
+        limits: KeyLimits,
+    ) -> Result<Claim, StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => Ok(store.claim(request, limits)),
+            Backend::Postgres(store) => Box::pin(store.claim(request, limits)).await,
+        }
+    }
+
+    /// Looks at a key before its request's body is read, and claims it if it is new.
+    pub(crate) async fn claim_early(
+        &self,
+        scope: &[u8],
+        key: &str,
+        limits: KeyLimits,
+    ) -> Result<Early, StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => Ok(store.claim_early(scope, key, limits)),
+            Backend::Postgres(store) => Box::pin(store.claim_early(scope, key, limits)).await,
+        }
+    }
+
+    /// Sets a running key's fingerprint, once its request's body is read.
+    pub(crate) async fn fingerprint(&self, lease: &Lease) -> Result<(), StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => {
+                store.fingerprint(lease);
+                Ok(())
+            }
+            Backend::Postgres(store) => Box::pin(store.fingerprint(lease)).await,
+        }
+    }
+
+    /// Completes the key of a request that wrote nothing with its answer, or (`None`) gives it
+    /// up.
+    pub(crate) async fn settle(
+        &self,
+        lease: &Lease,
+        kept: Option<Kept>,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        match &*self.0 {
+            Backend::Memory(store) => {
+                store.settle(lease, kept, ttl);
+                Ok(())
+            }
+            Backend::Postgres(store) => Box::pin(store.settle(lease, kept, ttl)).await,
         }
     }
 

@@ -454,6 +454,8 @@ pub struct UploadHead {
     /// Leaves out `Connection: close`, so that the server closes the connection only when it
     /// stops.
     pub keep_alive: bool,
+    /// Sends this `Idempotency-Key`.
+    pub idempotency_key: Option<&'static str>,
 }
 
 /// A `POST /programming_languages` on a connection of its own, sent in two parts: the whole head
@@ -480,8 +482,11 @@ impl SlowUpload {
         } else {
             "Connection: close\r\n"
         };
+        let key = head
+            .idempotency_key
+            .map_or_else(String::new, |key| format!("Idempotency-Key: {key}\r\n"));
         let mut text = format!(
-            "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{expect}Content-Length: {}\r\n{close}\r\n",
+            "POST /programming_languages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{expect}{key}Content-Length: {}\r\n{close}\r\n",
             body.len()
         );
         if head.bare_lf {

@@ -15,6 +15,7 @@ mod list;
 mod metrics;
 mod patch;
 mod process;
+mod retries;
 mod spec;
 mod tutorial;
 mod update;

@@ -303,6 +303,11 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it_and_exit_code_2() 
     // unknown flag `-1`.
     let numeric = [
         ("--drain-timeout", "PROG_LANG_API_DRAIN_TIMEOUT"),
+        ("--idempotency-ttl", "PROG_LANG_API_IDEMPOTENCY_TTL"),
+        (
+            "--idempotency-max-keys",
+            "PROG_LANG_API_IDEMPOTENCY_MAX_KEYS",
+        ),
         ("--shutdown-delay", "PROG_LANG_API_SHUTDOWN_DELAY"),
         ("--max-languages", "PROG_LANG_API_MAX_LANGUAGES"),
         ("--header-read-timeout", "PROG_LANG_API_HEADER_READ_TIMEOUT"),
@@ -351,6 +356,11 @@ fn help_documents_every_setting() {
         ("--shutdown-delay", "PROG_LANG_API_SHUTDOWN_DELAY"),
         ("--rate-limit", "PROG_LANG_API_RATE_LIMIT"),
         ("--trusted-proxies", "PROG_LANG_API_TRUSTED_PROXIES"),
+        ("--idempotency-ttl", "PROG_LANG_API_IDEMPOTENCY_TTL"),
+        (
+            "--idempotency-max-keys",
+            "PROG_LANG_API_IDEMPOTENCY_MAX_KEYS",
+        ),
         ("--max-languages", "PROG_LANG_API_MAX_LANGUAGES"),
         ("--write-tokens-file", "PROG_LANG_API_WRITE_TOKENS_FILE"),
         ("--cors-origin", "PROG_LANG_API_CORS_ORIGINS"),

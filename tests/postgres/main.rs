@@ -33,6 +33,8 @@ mod list;
 mod metrics;
 #[path = "../api/patch.rs"]
 mod patch;
+#[path = "../api/retries.rs"]
+mod retries;
 mod servers;
 #[path = "../api/spec.rs"]
 mod spec;

@@ -157,6 +157,42 @@ async fn two_servers_on_one_database_read_each_others_writes_and_tokens() {
 }
 
 #[tokio::test]
+async fn a_create_retried_with_its_key_on_another_server_gets_the_first_answer() {
+    let database = fresh_database().await;
+    let a = spawn_app_on(&database, Config::defaults()).await;
+    let b = spawn_app_on(&database, Config::defaults()).await;
+    let body = language("Elsewhere", 2001, "retried on another server");
+    let send = |app: &TestApp| {
+        app.client
+            .post(app.url("/programming_languages"))
+            .header("Idempotency-Key", "\"across-1\"")
+            .json(&body)
+            .send()
+    };
+    let first = send(&a).await.expect("POST");
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let (location, etag) = (
+        first.headers()["location"].clone(),
+        first.headers()["etag"].clone(),
+    );
+    let first_body = first.text().await.expect("body");
+    let again = send(&b).await.expect("POST");
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], location);
+    assert_eq!(again.headers()["etag"], etag);
+    assert_eq!(again.text().await.expect("body"), first_body);
+    let all = names(
+        &json_body(
+            b.get("/programming_languages?limit=1000").await,
+            StatusCode::OK,
+        )
+        .await,
+    );
+    assert_eq!(all.iter().filter(|name| *name == "Elsewhere").count(), 1);
+}
+
+#[tokio::test]
 async fn of_twenty_concurrent_creates_of_one_name_across_servers_exactly_one_is_201() {
     let database = fresh_database().await;
     let servers = Arc::new([

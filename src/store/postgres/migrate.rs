@@ -9,7 +9,10 @@ use crate::language::seed;
 const MIGRATION_LOCK: i64 = 0x706c_6170_695f_6d67; // "plapi_mg"
 
 /// The schema versions, in order; a database at version N has had the first N applied.
-const MIGRATIONS: [&str; 1] = [include_str!("../migrations/0001_languages.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../migrations/0001_languages.sql"),
+    include_str!("../migrations/0002_idempotency_keys.sql"),
+];
 
 /// Brings the schema to the newest version this server knows, under an advisory lock held for
 /// the transaction, and returns the page-token key. A schema newer than this server knows is an

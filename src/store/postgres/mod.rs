@@ -26,12 +26,16 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
 mod connect;
+mod keys;
 mod migrate;
 
 use connect::{describe, first_connection};
 use migrate::migrate;
 
-use super::{Cursor, DatabaseStatus, Page, Precondition, StoreError, Stored, YearFilter};
+use super::{
+    Cursor, DatabaseStatus, Page, Precondition, StoreError, Stored, YearFilter,
+    keys::{Claim, Early, Kept, KeyLimits, KeyRequest, Keyed, Lease},
+};
 use crate::language::{Language, LanguageChanges, Name, YEAR_MAX, YEAR_MIN};
 
 /// The longest an operation may take, the wait for a connection included, before it is
@@ -247,10 +251,13 @@ impl PostgresStore {
         row.as_ref().map_or(Err(StoreError::NotFound), stored)
     }
 
-    pub(crate) async fn create(&self, language: &Language) -> Result<Stored, StoreError> {
+    pub(crate) async fn create(
+        &self,
+        language: &Language,
+        keyed: Option<&Keyed<'_>>,
+    ) -> Result<Stored, StoreError> {
         let capacity = self.capacity;
-        self.run(async |client| {
-            let transaction = client.transaction().await?;
+        self.write(keyed, async |transaction| {
             let counted = transaction
                 .query_opt(
                     &transaction
@@ -282,9 +289,9 @@ impl PostgresStore {
                      VALUES ($1, $2, $3) RETURNING ",
                 columns!()
             );
-            write(transaction, insert, &language.name.as_str(), language).await
+            row_written(transaction, insert, &language.name.as_str(), language).await
         })
-        .await?
+        .await
     }
 
     pub(crate) async fn update(
@@ -292,10 +299,10 @@ impl PostgresStore {
         name: &Name,
         changes: LanguageChanges,
         precondition: Precondition<'_>,
+        keyed: Option<&Keyed<'_>>,
     ) -> Result<Stored, StoreError> {
-        self.run(async |client| {
-            let transaction = client.transaction().await?;
-            let current = match locked(&transaction, name, precondition).await? {
+        self.write(keyed, async |transaction| {
+            let current = match locked(transaction, name, precondition).await? {
                 Ok(current) => current,
                 Err(error) => return Ok(Err(error)),
             };
@@ -307,18 +314,18 @@ impl PostgresStore {
                      WHERE position = $1 RETURNING ",
                 columns!()
             );
-            write(transaction, update, &position(&current), &language).await
+            row_written(transaction, update, &position(&current), &language).await
         })
-        .await?
+        .await
     }
 
     pub(crate) async fn delete(
         &self,
         name: &Name,
         precondition: Precondition<'_>,
+        keyed: Option<&Keyed<'_>>,
     ) -> Result<Stored, StoreError> {
-        self.run(async |client| {
-            let transaction = client.transaction().await?;
+        self.write(keyed, async |transaction| {
             // The count's row first, as a create takes it: the two never wait on each other.
             transaction
                 .execute(
@@ -330,7 +337,7 @@ impl PostgresStore {
                     &[],
                 )
                 .await?;
-            let current = match locked(&transaction, name, precondition).await? {
+            let current = match locked(transaction, name, precondition).await? {
                 Ok(current) => current,
                 Err(error) => return Ok(Err(error)),
             };
@@ -342,10 +349,95 @@ impl PostgresStore {
                     &[&position(&current)],
                 )
                 .await?;
-            transaction.commit().await?;
             Ok(Ok(current))
         })
+        .await
+    }
+
+    /// Runs `operation`, a write, in a transaction committed when it succeeds. For a keyed
+    /// request, the key is completed with the answer to the write's outcome in the same
+    /// transaction (the write itself in a savepoint, undone when it fails, so that its failure's
+    /// answer is kept all the same); a request whose claim was taken over writes nothing.
+    async fn write(
+        &self,
+        keyed: Option<&Keyed<'_>>,
+        operation: impl AsyncFnOnce(
+            &Transaction<'_>,
+        )
+            -> Result<Result<Stored, StoreError>, tokio_postgres::Error>,
+    ) -> Result<Stored, StoreError> {
+        self.run(async |client| {
+            let mut transaction = client.transaction().await?;
+            let Some(keyed) = keyed else {
+                let outcome = operation(&transaction).await?;
+                if outcome.is_ok() {
+                    transaction.commit().await?;
+                }
+                return Ok(outcome);
+            };
+            if !keys::holds(&transaction, keyed.lease).await? {
+                return Ok(Err(StoreError::Unavailable));
+            }
+            let savepoint = transaction.savepoint("write").await?;
+            let outcome = operation(&savepoint).await?;
+            if outcome.is_ok() {
+                savepoint.commit().await?;
+            } else {
+                savepoint.rollback().await?;
+            }
+            keys::settle(
+                &transaction,
+                keyed.lease,
+                (keyed.answer)(&outcome),
+                keyed.ttl,
+            )
+            .await?;
+            transaction.commit().await?;
+            Ok(outcome)
+        })
         .await?
+    }
+
+    /// Claims an idempotency key (`keys::claim`).
+    pub(crate) async fn claim(
+        &self,
+        request: KeyRequest,
+        limits: KeyLimits,
+    ) -> Result<Claim, StoreError> {
+        self.run(async |client| keys::claim(client, request, limits).await)
+            .await
+    }
+
+    /// Looks at a key before its request's body is read (`keys::claim_early`).
+    pub(crate) async fn claim_early(
+        &self,
+        scope: &[u8],
+        key: &str,
+        limits: KeyLimits,
+    ) -> Result<Early, StoreError> {
+        self.run(async |client| keys::claim_early(client, scope, key, limits).await)
+            .await
+    }
+
+    /// Sets a running key's fingerprint (`keys::fingerprint`).
+    pub(crate) async fn fingerprint(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.run(async |client| keys::fingerprint(client, lease).await)
+            .await
+    }
+
+    /// Completes a key whose request wrote nothing, or gives it up (`keys::settle`).
+    pub(crate) async fn settle(
+        &self,
+        lease: &Lease,
+        kept: Option<Kept>,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        self.run(async |client| {
+            let transaction = client.transaction().await?;
+            keys::settle(&transaction, lease, kept, ttl).await?;
+            transaction.commit().await
+        })
+        .await
     }
 
     pub(crate) async fn count(&self) -> Result<u64, StoreError> {
@@ -444,8 +536,8 @@ async fn locked(
 
 /// Runs `statement`, which writes the row that `$1` (`key`) names with `language`'s year (`$2`) and
 /// contribution (`$3`) and returns it, then commits.
-async fn write(
-    transaction: Transaction<'_>,
+async fn row_written(
+    transaction: &Transaction<'_>,
     statement: &str,
     key: &(dyn ToSql + Sync),
     language: &Language,
@@ -461,7 +553,6 @@ async fn write(
             ],
         )
         .await?;
-    transaction.commit().await?;
     Ok(stored(&row))
 }
 

@@ -58,11 +58,10 @@ async fn every_operation_works_through_the_generated_client() {
     assert_eq!(health.status, "ok");
 
     let created = client
-        .create_language(&language(
-            "PL/I",
-            1964,
-            "one language for science and business",
-        ))
+        .create_language(
+            None,
+            &language("PL/I", 1964, "one language for science and business"),
+        )
         .await
         .expect("create");
     assert_eq!(created.status(), 201);
@@ -87,14 +86,14 @@ async fn every_operation_works_through_the_generated_client() {
         ..Default::default()
     };
     let updated = client
-        .update_language("PL/I", Some(&etag), &changes)
+        .update_language("PL/I", None, Some(&etag), &changes)
         .await
         .expect("update with the current ETag")
         .into_inner();
     assert_eq!(*updated.contribution, "records and arithmetic");
 
     let stale = client
-        .patch_language("PL/I", Some(&etag), &changes)
+        .patch_language("PL/I", None, Some(&etag), &changes)
         .await
         .expect_err("a stale ETag");
     assert_eq!(problem(stale).await.status, 412);
@@ -104,14 +103,14 @@ async fn every_operation_works_through_the_generated_client() {
         ..Default::default()
     };
     let patched = client
-        .patch_language("PL/I", None, &patch)
+        .patch_language("PL/I", None, None, &patch)
         .await
         .expect("patch")
         .into_inner();
     assert_eq!(patched.publication_year, 1966);
 
     let deleted = client
-        .delete_language("PL/I", None)
+        .delete_language("PL/I", None, None)
         .await
         .expect("delete")
         .into_inner();
@@ -123,7 +122,7 @@ async fn a_page_walk_through_the_client_sees_every_language_once() {
     let (client, _stop) = client().await;
     for i in 0..23 {
         client
-            .create_language(&language(&format!("Lang{i:02}"), 1990, "x"))
+            .create_language(None, &language(&format!("Lang{i:02}"), 1990, "x"))
             .await
             .expect("create");
     }
@@ -170,7 +169,7 @@ async fn problems_come_through_the_clients_error_type() {
     assert_eq!(missing.instance, "/programming_languages/Fortran");
 
     let taken = client
-        .create_language(&language("COBOL", 1959, "again"))
+        .create_language(None, &language("COBOL", 1959, "again"))
         .await
         .expect_err("COBOL exists");
     let taken = problem(taken).await;
@@ -178,4 +177,44 @@ async fn problems_come_through_the_clients_error_type() {
         (taken.status, taken.type_.as_str()),
         (409, "/problems/already-exists")
     );
+}
+
+#[tokio::test]
+async fn a_create_retried_with_its_idempotency_key_gets_the_first_answer() {
+    let (client, _stop) = client().await;
+    let body = language("Retried", 2001, "sent twice");
+    let first = client
+        .create_language(Some("rust-client-1"), &body)
+        .await
+        .expect("created");
+    let again = client
+        .create_language(Some("rust-client-1"), &body)
+        .await
+        .expect("the first answer again");
+    assert_eq!(again.status().as_u16(), 201);
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .map(|value| value.as_bytes()),
+        Some(&b"true"[..])
+    );
+    let (again, first) = (again.into_inner(), first.into_inner());
+    assert_eq!(
+        (
+            again.name.as_str(),
+            again.publication_year,
+            again.contribution.as_str()
+        ),
+        (
+            first.name.as_str(),
+            first.publication_year,
+            first.contribution.as_str()
+        )
+    );
+    let reused = client
+        .create_language(Some("rust-client-1"), &language("Other", 2001, "x"))
+        .await
+        .expect_err("another request");
+    assert_eq!(problem(reused).await.status, 422);
 }

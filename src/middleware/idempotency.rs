@@ -1,0 +1,345 @@
+//! `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header; README, "Retries"): the key a
+//! write carries, read and checked before the write runs.
+
+use poem::{
+    IntoResponse, Request, Response,
+    error::ReadBodyError,
+    http::{
+        HeaderName, HeaderValue, StatusCode,
+        header::{CONTENT_TYPE, ETAG, LOCATION, RETRY_AFTER},
+    },
+};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    api::{KeyInUse, KeyReused, RunningKey},
+    json::BODY_LIMIT_BYTES,
+    problem::{Problem, RETRY_AFTER_SECONDS},
+    store::{Claim, Early, Kept, KeyLimits, KeyRequest, Store},
+};
+
+/// The longest key, in characters.
+pub(super) const MAX_KEY_CHARS: usize = 255;
+
+/// The key `value` holds: a Structured Fields string (`"8e03978e-40d5"`, with `\"` and `\\` for a
+/// quote and a backslash) or the same characters unquoted, 1 to 255 visible ASCII characters;
+/// `None` for anything else.
+pub(super) fn parse_key(value: &HeaderValue) -> Option<String> {
+    let bytes = value.as_bytes();
+    let visible = |byte: u8| (0x21..=0x7e).contains(&byte);
+    let key = match bytes {
+        [b'"', inner @ .., b'"'] => {
+            let mut key = Vec::with_capacity(inner.len());
+            let mut escaped = false;
+            for &byte in inner {
+                match (escaped, byte) {
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => return None,
+                    (true, b'"' | b'\\') => {
+                        key.push(byte);
+                        escaped = false;
+                    }
+                    (true, _) => return None,
+                    (false, byte) if visible(byte) => key.push(byte),
+                    (false, _) => return None,
+                }
+            }
+            if escaped {
+                return None;
+            }
+            key
+        }
+        [b'"', ..] => return None,
+        bytes if bytes.iter().all(|&byte| visible(byte)) => bytes.to_vec(),
+        _ => return None,
+    };
+    (1..=MAX_KEY_CHARS)
+        .contains(&key.len())
+        .then(|| String::from_utf8(key).ok())
+        .flatten()
+}
+
+/// The keys of the writes: claimed before a write runs, completed with its answer.
+pub(crate) struct Keys {
+    store: Store,
+    limits: KeyLimits,
+}
+
+/// What a write's key says before the write runs.
+pub(super) enum Begun {
+    /// No key: the write runs as it would.
+    Unkeyed,
+    /// Answered already: a refused key, or the kept answer of the same request.
+    Answered(Response),
+    /// The write runs under its key, given up if the request ends without an answer.
+    Running(Release),
+}
+
+impl Keys {
+    pub(crate) fn new(store: Store, limits: KeyLimits) -> Self {
+        Self { store, limits }
+    }
+
+    /// Reads `request`'s key, if it has one, and claims it in `scope` (its client's).
+    pub(super) async fn begin(&self, request: &mut Request, path: &str, scope: Vec<u8>) -> Begun {
+        let mut values = request.headers().get_all(IDEMPOTENCY_KEY).iter();
+        let Some(value) = values.next() else {
+            return Begun::Unkeyed;
+        };
+        if values.next().is_some() {
+            return answered(Problem::invalid_header(
+                path,
+                "Idempotency-Key",
+                "given more than once",
+            ));
+        }
+        let Some(key) = parse_key(value) else {
+            return answered(Problem::invalid_header(
+                path,
+                "Idempotency-Key",
+                "must be a string of 1 to 255 visible ASCII characters, quoted or not",
+            ));
+        };
+        // The key is claimed before the body is read, so that a retry sent while a slow body
+        // still comes in finds its first request in flight.
+        let early = match self.store.claim_early(&scope, &key, self.limits).await {
+            Ok(early) => early,
+            Err(_) => return unavailable(path),
+        };
+        let mut lease = match early {
+            Early::InFlight => return in_flight(path),
+            Early::Full => return full(path),
+            Early::Claimed(lease) => Some(lease),
+            Early::Done => None,
+        };
+        let fingerprint = match fingerprinted(request, path).await {
+            Ok(fingerprint) => fingerprint,
+            Err(refused) => {
+                // Its body never came whole: the request never ran, and its key is free again.
+                if let Some(lease) = &lease {
+                    let _ = self.store.settle(lease, None, self.limits.ttl).await;
+                }
+                return Begun::Answered(refused);
+            }
+        };
+        let lease = match lease.take() {
+            Some(mut lease) => {
+                lease.request.fingerprint = fingerprint;
+                if self.store.fingerprint(&lease).await.is_err() {
+                    let _ = self.store.settle(&lease, None, self.limits.ttl).await;
+                    return unavailable(path);
+                }
+                lease
+            }
+            // Its key has been used: the same request gets its answer, another a 422.
+            None => {
+                let request = KeyRequest {
+                    scope,
+                    key,
+                    fingerprint,
+                };
+                match self.store.claim(request, self.limits).await {
+                    Ok(Claim::Fresh(lease)) => lease,
+                    Ok(Claim::Replay(kept)) => return Begun::Answered(replayed(&kept)),
+                    Ok(Claim::InFlight) => return in_flight(path),
+                    Ok(Claim::OtherRequest) => {
+                        let reused = Problem::key_reused(path).into();
+                        return Begun::Answered(
+                            KeyReused::UnprocessableEntity(reused).into_response(),
+                        );
+                    }
+                    Ok(Claim::Full) => return full(path),
+                    Err(_) => return unavailable(path),
+                }
+            }
+        };
+        let running = RunningKey::new(lease, self.limits.ttl);
+        let release = Release {
+            store: self.store.clone(),
+            running: Some(running.clone()),
+        };
+        request.extensions_mut().insert(running);
+        Begun::Running(release)
+    }
+
+    /// Settles the key of a write that answered `response`: a write that completed it in its
+    /// own step leaves nothing to do; any other answer below 500 but a 401 is kept; the rest
+    /// gives the key up, so that a retry runs again.
+    pub(super) async fn end(&self, mut release: Release, response: &mut Response) {
+        let Some(running) = release.running.take() else {
+            return;
+        };
+        if running.completed() {
+            return;
+        }
+        let status = response.status();
+        if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
+            let _ = self.store.settle(&running.lease, None, running.ttl).await;
+            return;
+        }
+        let field = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value: &HeaderValue| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (content_type, etag, location) = (field(CONTENT_TYPE), field(ETAG), field(LOCATION));
+        let body = response.take_body().into_vec().await.unwrap_or_default();
+        let kept = Kept {
+            status: status.as_u16(),
+            content_type,
+            etag,
+            location,
+            body: body.clone(),
+        };
+        response.set_body(body);
+        let _ = self
+            .store
+            .settle(&running.lease, Some(kept), running.ttl)
+            .await;
+    }
+}
+
+/// Gives a running key up if its request ends without an answer (its client left, its task was
+/// dropped), so that a retry need not wait for the lease to expire.
+pub(super) struct Release {
+    store: Store,
+    running: Option<RunningKey>,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take()
+            && !running.completed()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            let store = self.store.clone();
+            handle.spawn(async move {
+                let _ = store.settle(&running.lease, None, running.ttl).await;
+            });
+        }
+    }
+}
+
+/// The fingerprint of `request` (method, path, query, body), its body read and put back; or the
+/// answer to a body that could not be read whole.
+async fn fingerprinted(request: &mut Request, path: &str) -> Result<[u8; 32], Response> {
+    let body = match request.take_body().into_bytes_limit(BODY_LIMIT_BYTES).await {
+        Ok(body) => body,
+        Err(ReadBodyError::PayloadTooLarge) => {
+            return Err(Problem::payload_too_large(path, BODY_LIMIT_BYTES).into_response());
+        }
+        Err(ReadBodyError::Io(error)) if error.kind() == std::io::ErrorKind::TimedOut => {
+            return Err(Problem::request_timeout(path).into_response());
+        }
+        Err(_) => {
+            return Err(
+                Problem::invalid(path, "The body could not be read.", Vec::new()).into_response(),
+            );
+        }
+    };
+    let mut fingerprint = Sha256::new();
+    for part in [
+        request.method().as_str().as_bytes(),
+        request.original_uri().path().as_bytes(),
+        request
+            .original_uri()
+            .query()
+            .unwrap_or_default()
+            .as_bytes(),
+    ] {
+        fingerprint.update((part.len() as u64).to_be_bytes());
+        fingerprint.update(part);
+    }
+    fingerprint.update(&body);
+    request.set_body(body);
+    Ok(fingerprint.finalize().into())
+}
+
+fn in_flight(path: &str) -> Begun {
+    Begun::Answered(
+        KeyInUse::Conflict(Problem::key_in_use(path).into(), "1".to_owned()).into_response(),
+    )
+}
+
+fn full(path: &str) -> Begun {
+    let mut response = Problem::keys_full(path).into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    Begun::Answered(response)
+}
+
+fn unavailable(path: &str) -> Begun {
+    let mut response = Problem::service_unavailable(path).into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    Begun::Answered(response)
+}
+
+fn answered(problem: Problem) -> Begun {
+    Begun::Answered(problem.into_response())
+}
+
+/// The kept answer, again, marked as a replay.
+fn replayed(kept: &Kept) -> Response {
+    let mut response = Response::builder()
+        .status(StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK))
+        .body(kept.body.clone());
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (CONTENT_TYPE, &kept.content_type),
+        (ETAG, &kept.etag),
+        (LOCATION, &kept.location),
+    ] {
+        if let Some(value) = value
+            .as_deref()
+            .and_then(|value| HeaderValue::from_str(value).ok())
+        {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    response
+}
+
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(value: &str) -> Option<String> {
+        parse_key(&HeaderValue::from_str(value).expect("a header value"))
+    }
+
+    #[test]
+    fn a_key_is_a_string_quoted_or_not() {
+        assert_eq!(key("\"8e03978e-40d5\"").as_deref(), Some("8e03978e-40d5"));
+        assert_eq!(key("8e03978e-40d5").as_deref(), Some("8e03978e-40d5"));
+        assert_eq!(key(r#""a\"b\\c""#).as_deref(), Some(r#"a"b\c"#));
+        assert_eq!(key(&"k".repeat(255)).map(|key| key.len()), Some(255));
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        for bad in [
+            "",
+            "\"\"",
+            "\"open",
+            "\"a\"b\"",
+            r#""a\x""#,
+            r#""a\""#,
+            "a b",
+            "\"a b\"",
+            &"k".repeat(256),
+        ] {
+            assert_eq!(key(bad), None, "{bad:?}");
+        }
+        let not_ascii = HeaderValue::from_bytes("clé".as_bytes()).expect("a header value");
+        assert_eq!(parse_key(&not_ascii), None);
+    }
+}

@@ -1,0 +1,190 @@
+//! Idempotency keys (README, "Retries"): a write retried with its key gets the first answer and
+//! changes nothing more; the same key on another request is a 422, while its first request runs a
+//! 409; a key belongs to its client.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn create_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/programming_languages"))
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("POST")
+}
+
+#[tokio::test]
+async fn a_create_retried_with_its_key_gets_the_first_answer_and_creates_nothing_more() {
+    let app = spawn_app().await;
+    let body = language("Retried", 2001, "once");
+    let first = create_with_key(&app, "\"retry-1\"", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let (location, etag) = (
+        first.headers()["location"].clone(),
+        first.headers()["etag"].clone(),
+    );
+    let first_body = first.text().await.expect("body");
+    for key in ["\"retry-1\"", "retry-1"] {
+        let again = create_with_key(&app, key, &body).await;
+        assert_eq!(again.status(), StatusCode::CREATED, "{key}");
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.headers()["location"], location);
+        assert_eq!(again.headers()["etag"], etag);
+        assert_eq!(again.text().await.expect("body"), first_body);
+    }
+    let names = app.all_names().await;
+    assert_eq!(names.iter().filter(|name| *name == "Retried").count(), 1);
+}
+
+#[tokio::test]
+async fn the_same_key_on_another_request_is_a_422_and_changes_nothing() {
+    let app = spawn_app().await;
+    let first = create_with_key(&app, "k-2", &language("First", 2001, "x")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let other = create_with_key(&app, "k-2", &language("Second", 2001, "x")).await;
+    problem(
+        other,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "/problems/idempotency-key-reused",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(
+        app.get_language("Second").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_wrote_nothing_is_kept_too() {
+    let app = spawn_app().await;
+    let body = json!({"name": "Broken", "publication_year": "soon"});
+    let first = create_with_key(&app, "k-3", &body).await;
+    assert_eq!(first.status(), StatusCode::BAD_REQUEST);
+    let first_body = first.text().await.expect("body");
+    let again = create_with_key(&app, "k-3", &body).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.text().await.expect("body"), first_body);
+}
+
+#[tokio::test]
+async fn an_invalid_key_is_a_400_naming_the_header() {
+    let app = spawn_app().await;
+    for key in ["\"\"", "a b", "\"open"] {
+        let response = create_with_key(&app, key, &language("Keyless", 2001, "x")).await;
+        let body = problem(
+            response,
+            StatusCode::BAD_REQUEST,
+            "/problems/validation",
+            "/programming_languages",
+        )
+        .await;
+        assert!(body.to_string().contains("Idempotency-Key"), "{body}");
+    }
+    assert_eq!(
+        app.get_language("Keyless").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_key_belongs_to_its_token() {
+    let app = spawn_app_with(with(|c| c.write_tokens = vec!["one".into(), "two".into()])).await;
+    let send = |token: &'static str, name: &'static str| {
+        app.client
+            .post(app.url("/programming_languages"))
+            .header("Idempotency-Key", "shared")
+            .header("Authorization", format!("Bearer {token}"))
+            .json(&language(name, 2001, "x"))
+            .send()
+    };
+    assert_eq!(send("one", "ByOne").await.expect("POST").status(), 201);
+    // The other token's same key is another key: its request runs.
+    assert_eq!(send("two", "ByTwo").await.expect("POST").status(), 201);
+}
+
+#[tokio::test]
+async fn the_same_key_while_its_first_request_runs_is_a_409_then_the_first_answer() {
+    let app = spawn_app().await;
+    // The first request's body is still coming: its key is claimed, its request in flight.
+    let upload = SlowUpload::begin(
+        &app.address,
+        "Slow",
+        UploadHead {
+            idempotency_key: Some("slow-1"),
+            ..UploadHead::default()
+        },
+    )
+    .await;
+    let body = language("Slow", 1990, "uploaded slowly");
+    let mut in_flight = None;
+    for _ in 0..500 {
+        let response = create_with_key(&app, "slow-1", &body).await;
+        if response.status() == StatusCode::CONFLICT {
+            in_flight = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let in_flight = in_flight.expect("a 409 while the first request runs");
+    assert!(in_flight.headers().get("retry-after").is_some());
+    problem(
+        in_flight,
+        StatusCode::CONFLICT,
+        "/problems/idempotency-key-in-use",
+        "/programming_languages",
+    )
+    .await;
+    let first = upload.finish().await;
+    assert!(first.starts_with("HTTP/1.1 201"), "{first}");
+    let again = create_with_key(&app, "slow-1", &body).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let names = app.all_names().await;
+    assert_eq!(names.iter().filter(|name| *name == "Slow").count(), 1);
+}
+
+#[tokio::test]
+async fn a_key_expires() {
+    let app = spawn_app_with(with(|c| c.idempotency_ttl_secs = 1)).await;
+    let first = create_with_key(&app, "short", &language("Short", 2001, "x")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Expired, the key is new: another request runs under it.
+    let other = create_with_key(&app, "short", &language("Later", 2001, "x")).await;
+    assert_eq!(other.status(), StatusCode::CREATED);
+    assert!(other.headers().get("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn past_the_live_keys_bound_a_new_key_is_refused_and_nothing_changes() {
+    let app = spawn_app_with(with(|c| c.idempotency_max_keys = 1)).await;
+    let first = create_with_key(&app, "only", &language("Only", 2001, "x")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let refused = create_with_key(&app, "second", &language("Second", 2001, "x")).await;
+    assert!(refused.headers().get("retry-after").is_some());
+    problem(
+        refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "/problems/idempotency-keys-full",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(
+        app.get_language("Second").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // The kept key still answers, and a write without a key still runs.
+    let again = create_with_key(&app, "only", &language("Only", 2001, "x")).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        app.create(&language("Keyless", 2001, "x")).await.status(),
+        201
+    );
+}
