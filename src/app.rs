@@ -227,8 +227,11 @@ pub(crate) fn app(
         KeyLimits {
             ttl: Duration::from_secs(config.idempotency_ttl_secs),
             // A request runs at most its body's read and the store's own bounds: past this its
-            // claim is free again.
-            lease: config.body_read_timeout() + Duration::from_secs(30),
+            // claim is free again (and the request, should it still run, writes nothing).
+            lease: config
+                .body_read_timeout()
+                .saturating_add(Duration::from_secs(30))
+                .min(Duration::from_secs(3600)),
             max_keys: usize::try_from(config.idempotency_max_keys).unwrap_or(usize::MAX),
         },
     );

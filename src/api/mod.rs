@@ -135,12 +135,15 @@ fn kept<R: IntoResponse, Also>(answer: Answered<R, Also>) -> Option<Kept> {
         field(poem::http::header::ETAG),
         field(poem::http::header::LOCATION),
     );
-    // The operations' bodies are in memory: ready at once.
+    // The operations' bodies are in memory: ready at once. (Were one not, the answer would be
+    // kept without it rather than not at all: a key given up beside a write that happened would
+    // let its retry write again.)
     let body = response
         .into_body()
         .into_vec()
         .now_or_never()
-        .and_then(Result::ok)?;
+        .and_then(Result::ok)
+        .unwrap_or_default();
     Some(Kept {
         status,
         content_type,

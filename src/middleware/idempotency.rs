@@ -1,12 +1,13 @@
 //! `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header; README, "Retries"): the key a
 //! write carries, read and checked before the write runs.
 
+use bytes::Bytes;
 use poem::{
     IntoResponse, Request, Response,
     error::ReadBodyError,
     http::{
-        HeaderName, HeaderValue, StatusCode,
-        header::{CONTENT_TYPE, ETAG, LOCATION, RETRY_AFTER},
+        HeaderName, HeaderValue, Method, StatusCode,
+        header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION, RETRY_AFTER},
     },
 };
 use sha2::{Digest, Sha256};
@@ -106,18 +107,32 @@ impl Keys {
             Ok(early) => early,
             Err(_) => return unavailable(path),
         };
+        // From here, a request that ends without an answer (its client left) gives its claim up.
+        let mut release = Release {
+            store: self.store.clone(),
+            running: None,
+        };
         let mut lease = match early {
             Early::InFlight => return in_flight(path),
             Early::Full => return full(path),
-            Early::Claimed(lease) => Some(lease),
+            Early::Claimed(lease) => {
+                release.running = Some(RunningKey::new(lease.clone(), self.limits.ttl));
+                Some(lease)
+            }
             Early::Done => None,
         };
         let fingerprint = match fingerprinted(request, path).await {
             Ok(fingerprint) => fingerprint,
             Err(refused) => {
                 // Its body never came whole: the request never ran, and its key is free again.
-                if let Some(lease) = &lease {
-                    let _ = self.store.settle(lease, None, self.limits.ttl).await;
+                if let Some(lease) = &lease
+                    && self
+                        .store
+                        .settle(lease, None, self.limits.ttl)
+                        .await
+                        .is_ok()
+                {
+                    release.running = None;
                 }
                 return Begun::Answered(refused);
             }
@@ -154,10 +169,7 @@ impl Keys {
             }
         };
         let running = RunningKey::new(lease, self.limits.ttl);
-        let release = Release {
-            store: self.store.clone(),
-            running: Some(running.clone()),
-        };
+        release.running = Some(running.clone());
         request.extensions_mut().insert(running);
         Begun::Running(release)
     }
@@ -166,7 +178,7 @@ impl Keys {
     /// own step leaves nothing to do; any other answer below 500 but a 401 is kept; the rest
     /// gives the key up, so that a retry runs again.
     pub(super) async fn end(&self, mut release: Release, response: &mut Response) {
-        let Some(running) = release.running.take() else {
+        let Some(running) = release.running.clone() else {
             return;
         };
         if running.completed() {
@@ -174,7 +186,14 @@ impl Keys {
         }
         let status = response.status();
         if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
-            let _ = self.store.settle(&running.lease, None, running.ttl).await;
+            if self
+                .store
+                .settle(&running.lease, None, running.ttl)
+                .await
+                .is_ok()
+            {
+                release.running = None;
+            }
             return;
         }
         let field = |name| {
@@ -194,10 +213,15 @@ impl Keys {
             body: body.clone(),
         };
         response.set_body(body);
-        let _ = self
+        // Kept, or, should the store fail, given up (by `release`, dropped here).
+        if self
             .store
             .settle(&running.lease, Some(kept), running.ttl)
-            .await;
+            .await
+            .is_ok()
+        {
+            release.running = None;
+        }
     }
 }
 
@@ -225,19 +249,20 @@ impl Drop for Release {
 /// The fingerprint of `request` (method, path, query, body), its body read and put back; or the
 /// answer to a body that could not be read whole.
 async fn fingerprinted(request: &mut Request, path: &str) -> Result<[u8; 32], Response> {
-    let body = match request.take_body().into_bytes_limit(BODY_LIMIT_BYTES).await {
-        Ok(body) => body,
-        Err(ReadBodyError::PayloadTooLarge) => {
-            return Err(Problem::payload_too_large(path, BODY_LIMIT_BYTES).into_response());
-        }
-        Err(ReadBodyError::Io(error)) if error.kind() == std::io::ErrorKind::TimedOut => {
-            return Err(Problem::request_timeout(path).into_response());
-        }
-        Err(_) => {
-            return Err(
-                Problem::invalid(path, "The body could not be read.", Vec::new()).into_response(),
-            );
-        }
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok())
+        .and_then(|length| length.parse::<u64>().ok());
+    // A DELETE's body, which the operation ignores, is not read: the method and path are the
+    // request. A body longer than any operation reads is refused from its length alone, as the
+    // operation would refuse it, unread.
+    let body = if request.method() == Method::DELETE {
+        Bytes::new()
+    } else if declared.is_some_and(|length| length > BODY_LIMIT_BYTES as u64) {
+        return Err(Problem::payload_too_large(path, BODY_LIMIT_BYTES).into_response());
+    } else {
+        read(request, path).await?
     };
     let mut fingerprint = Sha256::new();
     for part in [
@@ -253,8 +278,26 @@ async fn fingerprinted(request: &mut Request, path: &str) -> Result<[u8; 32], Re
         fingerprint.update(part);
     }
     fingerprint.update(&body);
-    request.set_body(body);
+    if request.method() != Method::DELETE {
+        request.set_body(body);
+    }
     Ok(fingerprint.finalize().into())
+}
+
+/// `request`'s body, whole, or the answer to one that could not be read.
+async fn read(request: &mut Request, path: &str) -> Result<Bytes, Response> {
+    match request.take_body().into_bytes_limit(BODY_LIMIT_BYTES).await {
+        Ok(body) => Ok(body),
+        Err(ReadBodyError::PayloadTooLarge) => {
+            Err(Problem::payload_too_large(path, BODY_LIMIT_BYTES).into_response())
+        }
+        Err(ReadBodyError::Io(error)) if error.kind() == std::io::ErrorKind::TimedOut => {
+            Err(Problem::request_timeout(path).into_response())
+        }
+        Err(_) => {
+            Err(Problem::invalid(path, "The body could not be read.", Vec::new()).into_response())
+        }
+    }
 }
 
 fn in_flight(path: &str) -> Begun {

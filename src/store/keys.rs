@@ -145,7 +145,7 @@ impl KeyTable {
             Entry::Running {
                 fingerprint: Some(request.fingerprint),
                 owner,
-                until: now + limits.lease,
+                until: later(now, limits.lease),
             },
         );
         Claim::Fresh(Lease { request, owner })
@@ -180,7 +180,7 @@ impl KeyTable {
             Entry::Running {
                 fingerprint: None,
                 owner,
-                until: now + limits.lease,
+                until: later(now, limits.lease),
             },
         );
         Early::Claimed(Lease {
@@ -231,7 +231,7 @@ impl KeyTable {
             Entry::Done {
                 fingerprint: lease.request.fingerprint,
                 kept: Arc::new(kept),
-                until: now + ttl,
+                until: later(now, ttl),
             },
         );
         true
@@ -244,6 +244,12 @@ impl KeyTable {
                 .remove(&(lease.request.scope.clone(), lease.request.key.clone()));
         }
     }
+}
+
+/// `now` plus `duration`, or as far as the clock goes.
+fn later(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 impl Entry {

@@ -188,3 +188,46 @@ async fn past_the_live_keys_bound_a_new_key_is_refused_and_nothing_changes() {
         201
     );
 }
+
+#[tokio::test]
+async fn a_delete_and_an_update_retried_with_their_keys_get_their_first_answers() {
+    let app = spawn_app().await;
+    let delete = || {
+        app.client
+            .delete(app.url("/programming_languages/APL"))
+            .header("Idempotency-Key", "delete-apl")
+            .send()
+    };
+    let first = delete().await.expect("DELETE");
+    assert_eq!(first.status(), StatusCode::OK);
+    let first_body = first.text().await.expect("body");
+    // Without its key, the retry would be a 404: the language is gone.
+    let again = delete().await.expect("DELETE");
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.text().await.expect("body"), first_body);
+
+    let update = |year: i64| {
+        app.client
+            .put(app.url("/programming_languages/CLU"))
+            .header("Idempotency-Key", "update-clu")
+            .json(&json!({"publication_year": year}))
+            .send()
+    };
+    let first = update(1974).await.expect("PUT");
+    assert_eq!(first.status(), StatusCode::OK);
+    let etag = first.headers()["etag"].clone();
+    // Changed meanwhile by another client: the retry still gets the first answer, and leaves
+    // the change alone.
+    assert_eq!(
+        app.update("CLU", &json!({"publication_year": 1976}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let again = update(1974).await.expect("PUT");
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["etag"], etag);
+    let now = json_body(app.get_language("CLU").await, StatusCode::OK).await;
+    assert_eq!(now["publication_year"], 1976);
+}

@@ -25,11 +25,12 @@ pub(super) async fn claim(
     if let Some(row) = &found
         && row.get::<_, bool>(2)
     {
-        // A running request's fingerprint is unknown until its body is read: in flight.
-        let same = row
-            .get::<_, Option<Vec<u8>>>(0)
-            .is_none_or(|fingerprint| fingerprint == request.fingerprint);
         let completed: bool = row.get(1);
+        // A running request's fingerprint is unknown until its body is read: in flight.
+        let same = match row.get::<_, Option<Vec<u8>>>(0) {
+            Some(fingerprint) => fingerprint == request.fingerprint,
+            None => !completed,
+        };
         return Ok(match (same, completed) {
             (false, _) => Claim::OtherRequest,
             (true, false) => Claim::InFlight,
@@ -103,8 +104,19 @@ pub(super) async fn claim_early(
             Early::InFlight
         });
     }
-    if found.is_none() && !room(&transaction, limits).await? {
-        return Ok(Early::Full);
+    if found.is_none() {
+        // A few expired keys go with each new one, so that the table holds about the live
+        // keys, whatever their number.
+        transaction
+            .execute(
+                "DELETE FROM idempotency_keys WHERE ctid IN \
+                 (SELECT ctid FROM idempotency_keys WHERE until <= now() LIMIT 16)",
+                &[],
+            )
+            .await?;
+        if !room(&transaction, limits).await? {
+            return Ok(Early::Full);
+        }
     }
     let mut owner = [0u8; 8];
     let _ = getrandom::fill(&mut owner);
