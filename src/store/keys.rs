@@ -128,14 +128,27 @@ impl KeyTable {
                 };
             }
             // Expired: the key is new again.
-            Some(_) => {}
-            None => {
-                if self.entries.len() >= limits.max_keys {
-                    self.entries.retain(|_, entry| entry.until() > now);
-                }
-                if self.entries.len() >= limits.max_keys {
-                    return Claim::Full;
-                }
+            _ => {}
+        }
+        match self.run(id, Some(request.fingerprint), now, limits) {
+            Some(owner) => Claim::Fresh(Lease { request, owner }),
+            None => Claim::Full,
+        }
+    }
+
+    /// Claims the key `id` for a request that runs now (its fingerprint known or not): its
+    /// owner's mark, or `None` when as many keys are live as the table may hold.
+    fn run(
+        &mut self,
+        id: (Vec<u8>, String),
+        fingerprint: Option<[u8; 32]>,
+        now: Instant,
+        limits: KeyLimits,
+    ) -> Option<u64> {
+        if !self.entries.contains_key(&id) && self.entries.len() >= limits.max_keys {
+            self.entries.retain(|_, entry| entry.until() > now);
+            if self.entries.len() >= limits.max_keys {
+                return None;
             }
         }
         self.next_owner += 1;
@@ -143,12 +156,12 @@ impl KeyTable {
         self.entries.insert(
             id,
             Entry::Running {
-                fingerprint: Some(request.fingerprint),
+                fingerprint,
                 owner,
                 until: later(now, limits.lease),
             },
         );
-        Claim::Fresh(Lease { request, owner })
+        Some(owner)
     }
 
     /// Looks at `scope`'s `key` before its request's body is read, and claims it if it is new.
@@ -163,26 +176,11 @@ impl KeyTable {
         match self.entries.get(&id) {
             Some(Entry::Done { until, .. }) if *until > now => return Early::Done,
             Some(Entry::Running { until, .. }) if *until > now => return Early::InFlight,
-            Some(_) => {}
-            None => {
-                if self.entries.len() >= limits.max_keys {
-                    self.entries.retain(|_, entry| entry.until() > now);
-                }
-                if self.entries.len() >= limits.max_keys {
-                    return Early::Full;
-                }
-            }
+            _ => {}
         }
-        self.next_owner += 1;
-        let owner = self.next_owner;
-        self.entries.insert(
-            id,
-            Entry::Running {
-                fingerprint: None,
-                owner,
-                until: later(now, limits.lease),
-            },
-        );
+        let Some(owner) = self.run(id, None, now, limits) else {
+            return Early::Full;
+        };
         Early::Claimed(Lease {
             request: KeyRequest {
                 scope: scope.to_vec(),
