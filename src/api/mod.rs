@@ -417,7 +417,7 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         _idempotency_key: Header<Option<String>>,
         body: JsonBody<Language>,
     ) -> Answered<CreateLanguageResponse, CreateAlso> {
@@ -466,7 +466,7 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         _idempotency_key: Header<Option<String>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
@@ -497,7 +497,7 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         _idempotency_key: Header<Option<String>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
@@ -526,7 +526,7 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         _idempotency_key: Header<Option<String>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).

@@ -76,7 +76,8 @@ async fn an_answer_that_wrote_nothing_is_kept_too() {
 #[tokio::test]
 async fn an_invalid_key_is_a_400_naming_the_header() {
     let app = spawn_app().await;
-    for key in ["\"\"", "a b", "\"open"] {
+    let long = "k".repeat(256);
+    for key in ["a b", "\"a b\"", long.as_str()] {
         let response = create_with_key(&app, key, &language("Keyless", 2001, "x")).await;
         let body = problem(
             response,

@@ -6,6 +6,7 @@ covered by the black-box suite in tests/api.
 """
 
 import os
+import uuid
 from collections.abc import MutableMapping
 from urllib.parse import unquote
 
@@ -30,6 +31,8 @@ def before_call(context, case, kwargs):
         _if_match_as_current(case)
     if case.operation.path == COLLECTION and case.operation.method.upper() == "GET":
         _only_issued_page_tokens(case)
+    if method in ("POST", "PUT", "PATCH", "DELETE"):
+        _one_key_per_request(case)
 
 
 def _is_positive(case, location):
@@ -56,6 +59,16 @@ def _name_as_in_path(case):
         and isinstance(name, str)
     ):
         body["name"] = unquote(name)
+
+
+def _one_key_per_request(case):
+    # Rule: an `Idempotency-Key` names one request: sent with another, it is a 422; sent again while
+    # its first request runs, a 409. A schema can say "a string", not "a key no other request has
+    # used": a drawn key meant to be valid gets a suffix of its own (still within the pattern).
+    headers = case.headers
+    drawn = headers.get("Idempotency-Key") if headers is not None else None
+    if isinstance(drawn, str) and _is_positive(case, "header"):
+        headers["Idempotency-Key"] = f"{drawn[:200]}-{uuid.uuid4().hex}"
 
 
 def _if_match_as_current(case):

@@ -183,12 +183,14 @@ async fn problems_come_through_the_clients_error_type() {
 async fn a_create_retried_with_its_idempotency_key_gets_the_first_answer() {
     let (client, _stop) = client().await;
     let body = language("Retried", 2001, "sent twice");
+    // The spec's pattern for the key makes it a type of its own, checked as it is made.
+    let key: types::CreateLanguageIdempotencyKey = "rust-client-1".parse().expect("a key");
     let first = client
-        .create_language(Some("rust-client-1"), &body)
+        .create_language(Some(&key), &body)
         .await
         .expect("created");
     let again = client
-        .create_language(Some("rust-client-1"), &body)
+        .create_language(Some(&key), &body)
         .await
         .expect("the first answer again");
     assert_eq!(again.status().as_u16(), 201);
@@ -213,7 +215,7 @@ async fn a_create_retried_with_its_idempotency_key_gets_the_first_answer() {
         )
     );
     let reused = client
-        .create_language(Some("rust-client-1"), &language("Other", 2001, "x"))
+        .create_language(Some(&key), &language("Other", 2001, "x"))
         .await
         .expect_err("another request");
     assert_eq!(problem(reused).await.status, 422);
