@@ -226,12 +226,10 @@ pub(crate) fn app(
         store,
         KeyLimits {
             ttl: Duration::from_secs(config.idempotency_ttl_secs),
-            // A request runs at most its body's read and the store's own bounds: past this its
-            // claim is free again (and the request, should it still run, writes nothing).
-            lease: config
-                .body_read_timeout()
-                .saturating_add(Duration::from_secs(30))
-                .min(Duration::from_secs(3600)),
+            // Renewed every half of it while a body comes, and the rest of a request bounded by
+            // the store's 4 s per operation: a key whose server stopped mid-request is free
+            // again at most 10 s later (and its request, should it still run, writes nothing).
+            lease: Duration::from_secs(10),
             max_keys: usize::try_from(config.idempotency_max_keys).unwrap_or(usize::MAX),
         },
     );

@@ -16,7 +16,7 @@ use crate::{
     api::{KeyInUse, KeyReused, RunningKey},
     json::BODY_LIMIT_BYTES,
     problem::{Problem, RETRY_AFTER_SECONDS},
-    store::{Claim, Early, Kept, KeyLimits, KeyRequest, Store},
+    store::{Claim, Early, Kept, KeyLimits, KeyRequest, Lease, Store},
 };
 
 /// The longest key, in characters.
@@ -122,7 +122,7 @@ impl Keys {
             }
             Early::Done => None,
         };
-        let fingerprint = match fingerprinted(request, path).await {
+        let fingerprint = match self.read_renewing(request, path, lease.as_ref()).await {
             Ok(fingerprint) => fingerprint,
             Err(refused) => {
                 // Its body never came whole: the request never ran, and its key is free again.
@@ -141,7 +141,7 @@ impl Keys {
         let lease = match lease.take() {
             Some(mut lease) => {
                 lease.request.fingerprint = fingerprint;
-                if self.store.fingerprint(&lease).await.is_err() {
+                if self.store.renew(&lease, true, self.limits).await.is_err() {
                     let _ = self.store.settle(&lease, None, self.limits.ttl).await;
                     return unavailable(path);
                 }
@@ -173,6 +173,34 @@ impl Keys {
         release.running = Some(running.clone());
         request.extensions_mut().insert(running);
         Begun::Running(release)
+    }
+
+    /// The request's fingerprint (`fingerprinted`), its body read while `lease`'s claim is
+    /// renewed every half lease: a slow body keeps its key, and the claim of a request whose
+    /// server stopped ends at most a lease after its last renewal.
+    async fn read_renewing(
+        &self,
+        request: &mut Request,
+        path: &str,
+        lease: Option<&Lease>,
+    ) -> Result<[u8; 32], Response> {
+        let reading = fingerprinted(request, path);
+        let Some(lease) = lease else {
+            return reading.await;
+        };
+        let every = self.limits.lease / 2;
+        let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let mut reading = std::pin::pin!(reading);
+        loop {
+            tokio::select! {
+                read = &mut reading => return read,
+                _ = renewals.tick() => {
+                    // A renewal that fails leaves the claim to its end; the write will find it
+                    // lost, or the store out of reach, and answer so.
+                    let _ = self.store.renew(lease, false, self.limits).await;
+                }
+            }
+        }
     }
 
     /// Settles the key of a write that answered `response`: a write that completed it in its

@@ -72,8 +72,9 @@ pub enum Early {
     Full,
 }
 
-/// How long keys live: a completed key's answer for `ttl`; a claim for `lease`, after which a
-/// request whose first run never completed (its server stopped) may run again.
+/// How long keys live: a completed key's answer for `ttl`; a claim for `lease` from its request's
+/// last sign of life (the claim, each renewal while its body comes, the body read whole), after
+/// which a request whose first run never completed (its server stopped) may run again.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyLimits {
     pub ttl: Duration,
@@ -191,16 +192,22 @@ impl KeyTable {
         })
     }
 
-    /// Sets the fingerprint of `lease`'s request, once its body is read.
-    pub(crate) fn fingerprint(&mut self, lease: &Lease) {
+    /// Renews `lease`'s claim at `now`, for `limits.lease` more; with `read`, its request's body
+    /// has been read and its fingerprint is set.
+    pub(crate) fn renew(&mut self, lease: &Lease, read: bool, now: Instant, limits: KeyLimits) {
         if let Some(Entry::Running {
-            fingerprint, owner, ..
+            fingerprint,
+            owner,
+            until,
         }) = self
             .entries
             .get_mut(&(lease.request.scope.clone(), lease.request.key.clone()))
             && *owner == lease.owner
         {
-            *fingerprint = Some(lease.request.fingerprint);
+            if read {
+                *fingerprint = Some(lease.request.fingerprint);
+            }
+            *until = later(now, limits.lease);
         }
     }
 
@@ -264,7 +271,7 @@ mod tests {
 
     const LIMITS: KeyLimits = KeyLimits {
         ttl: Duration::from_secs(60),
-        lease: Duration::from_secs(30),
+        lease: Duration::from_secs(10),
         max_keys: 2,
     };
 
@@ -311,6 +318,36 @@ mod tests {
         let later = now + LIMITS.ttl + Duration::from_secs(1);
         assert!(matches!(
             table.claim(request("a", 2), later, LIMITS),
+            Claim::Fresh(_)
+        ));
+    }
+
+    #[test]
+    fn a_claim_lasts_its_lease_from_its_last_renewal() {
+        let mut table = KeyTable::default();
+        let now = Instant::now();
+        let Early::Claimed(mut lease) = table.claim_early(b"", "a", now, LIMITS) else {
+            panic!("a new key");
+        };
+        // Its body still coming, renewed before its lease ends: the claim holds past it.
+        let reading = now + LIMITS.lease / 2;
+        table.renew(&lease, false, reading, LIMITS);
+        let past_first_lease = now + LIMITS.lease + Duration::from_secs(1);
+        assert_eq!(
+            table.claim_early(b"", "a", past_first_lease, LIMITS),
+            Early::InFlight
+        );
+        lease.request.fingerprint = [1; 32];
+        table.renew(&lease, true, past_first_lease, LIMITS);
+        assert_eq!(
+            table.claim(request("a", 2), past_first_lease, LIMITS),
+            Claim::OtherRequest,
+            "its fingerprint is known"
+        );
+        // No sign of life for a whole lease (its server stopped): the key is free.
+        let stopped = past_first_lease + LIMITS.lease + Duration::from_secs(1);
+        assert!(matches!(
+            table.claim(request("a", 1), stopped, LIMITS),
             Claim::Fresh(_)
         ));
     }

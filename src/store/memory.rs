@@ -162,9 +162,9 @@ impl MemoryStore {
             .claim_early(scope, key, Instant::now(), limits)
     }
 
-    /// Sets a running key's fingerprint.
-    pub(crate) fn fingerprint(&self, lease: &Lease) {
-        self.write().keys.fingerprint(lease);
+    /// Renews a running key's claim (`KeyTable::renew`).
+    pub(crate) fn renew(&self, lease: &Lease, read: bool, limits: KeyLimits) {
+        self.write().keys.renew(lease, read, Instant::now(), limits);
     }
 
     /// Completes a key whose request wrote nothing with its answer, or (`None`) gives it up.

@@ -10,7 +10,7 @@ mod memory;
 mod postgres;
 mod stored;
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use crate::language::{Language, LanguageChanges, Name, YEAR_MAX, YEAR_MIN};
 
@@ -162,14 +162,20 @@ impl Store {
         }
     }
 
-    /// Sets a running key's fingerprint, once its request's body is read.
-    pub(crate) async fn fingerprint(&self, lease: &Lease) -> Result<(), StoreError> {
+    /// Renews a running key's claim for its lease from now, while its request's body comes; with
+    /// `read`, once the body has been read, and sets its fingerprint.
+    pub(crate) async fn renew(
+        &self,
+        lease: &Lease,
+        read: bool,
+        limits: KeyLimits,
+    ) -> Result<(), StoreError> {
         match &*self.0 {
             Backend::Memory(store) => {
-                store.fingerprint(lease);
+                store.renew(lease, read, limits);
                 Ok(())
             }
-            Backend::Postgres(store) => Box::pin(store.fingerprint(lease)).await,
+            Backend::Postgres(store) => Box::pin(store.renew(lease, read, limits)).await,
         }
     }
 
@@ -179,7 +185,7 @@ impl Store {
         &self,
         lease: &Lease,
         kept: Option<Kept>,
-        ttl: std::time::Duration,
+        ttl: Duration,
     ) -> Result<(), StoreError> {
         match &*self.0 {
             Backend::Memory(store) => {

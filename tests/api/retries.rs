@@ -152,6 +152,35 @@ async fn the_same_key_while_its_first_request_runs_is_a_409_then_the_first_answe
 }
 
 #[tokio::test]
+async fn a_body_slower_than_a_lease_keeps_its_key_while_it_comes() {
+    let app = spawn_app().await;
+    let upload = SlowUpload::begin(
+        &app.address,
+        "Slower",
+        UploadHead {
+            idempotency_key: Some("slower-1"),
+            ..UploadHead::default()
+        },
+    )
+    .await;
+    // A claim lasts 10 s from its last renewal; the body still coming renews it every 5 s.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    let body = language("Slower", 1990, "uploaded slowly");
+    problem(
+        create_with_key(&app, "slower-1", &body).await,
+        StatusCode::CONFLICT,
+        "/problems/idempotency-key-in-use",
+        "/programming_languages",
+    )
+    .await;
+    let first = upload.finish().await;
+    assert!(first.starts_with("HTTP/1.1 201"), "{first}");
+    let again = create_with_key(&app, "slower-1", &body).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+}
+
+#[tokio::test]
 async fn a_key_expires() {
     let app = spawn_app_with(with(|c| c.idempotency_ttl_secs = 1)).await;
     let first = create_with_key(&app, "short", &language("Short", 2001, "x")).await;

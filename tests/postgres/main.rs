@@ -13,6 +13,7 @@ mod compression;
 mod conditional;
 #[path = "../api/connections.rs"]
 mod connections;
+mod crashes;
 #[path = "../api/create.rs"]
 mod create;
 #[path = "../api/delete.rs"]

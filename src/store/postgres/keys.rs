@@ -146,17 +146,26 @@ pub(super) async fn claim_early(
     }))
 }
 
-/// Sets the fingerprint of `lease`'s request, once its body is read.
-pub(super) async fn fingerprint(client: &mut Object, lease: &Lease) -> Result<(), Error> {
+/// Renews `lease`'s claim for `limits.lease` from now; with `read`, its request's body has been
+/// read, and its fingerprint is set.
+pub(super) async fn renew(
+    client: &mut Object,
+    lease: &Lease,
+    read: bool,
+    limits: KeyLimits,
+) -> Result<(), Error> {
+    let fingerprint = read.then_some(lease.request.fingerprint.as_slice());
     client
         .execute(
-            "UPDATE idempotency_keys SET fingerprint = $4 \
+            "UPDATE idempotency_keys SET fingerprint = coalesce($4, fingerprint), \
+                 until = now() + make_interval(secs => $5) \
              WHERE scope = $1 AND key = $2 AND owner = $3",
             &[
                 &lease.request.scope,
                 &lease.request.key,
                 &(lease.owner as i64),
-                &lease.request.fingerprint.as_slice(),
+                &fingerprint,
+                &limits.lease.as_secs_f64(),
             ],
         )
         .await?;

@@ -419,9 +419,14 @@ impl PostgresStore {
             .await
     }
 
-    /// Sets a running key's fingerprint (`keys::fingerprint`).
-    pub(crate) async fn fingerprint(&self, lease: &Lease) -> Result<(), StoreError> {
-        self.run(async |client| keys::fingerprint(client, lease).await)
+    /// Renews a running key's claim (`keys::renew`).
+    pub(crate) async fn renew(
+        &self,
+        lease: &Lease,
+        read: bool,
+        limits: KeyLimits,
+    ) -> Result<(), StoreError> {
+        self.run(async |client| keys::renew(client, lease, read, limits).await)
             .await
     }
 
