@@ -410,6 +410,7 @@ mod tests {
             table.response_headers(),
             [
                 "etag",
+                "idempotent-replayed",
                 "location",
                 "ratelimit",
                 "ratelimit-policy",

@@ -27,9 +27,10 @@ use crate::{
 };
 
 /// Response headers as the server sends them, by the upper-case name poem-openapi gives them.
-const HEADER_NAMES: [&str; 8] = [
+const HEADER_NAMES: [&str; 9] = [
     "Allow",
     "ETag",
+    "Idempotent-Replayed",
     "Location",
     "RateLimit",
     "RateLimit-Policy",

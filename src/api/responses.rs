@@ -57,7 +57,14 @@ pub(crate) enum GetLanguageResponse {
 #[derive(ApiResponse)]
 pub(crate) enum CreateLanguageResponse {
     /// Created; `Location` is the new language's path.
-    #[oai(status = 201)]
+    #[oai(
+        status = 201,
+        header(
+            name = "Idempotent-Replayed",
+            ty = "Option<bool>",
+            description = "`true` on the answer kept for an earlier request with the same `Idempotency-Key`: this one changed nothing. Absent otherwise."
+        )
+    )]
     Created(
         Json<Stored>,
         /// The path of the new language, its name percent-encoded.
@@ -91,7 +98,14 @@ pub(crate) enum CreateLanguageResponse {
 #[derive(ApiResponse)]
 pub(crate) enum UpdateLanguageResponse {
     /// The language, updated.
-    #[oai(status = 200)]
+    #[oai(
+        status = 200,
+        header(
+            name = "Idempotent-Replayed",
+            ty = "Option<bool>",
+            description = "`true` on the answer kept for an earlier request with the same `Idempotency-Key`: this one changed nothing. Absent otherwise."
+        )
+    )]
     Ok(
         Json<Stored>,
         /// The new state of the language.
@@ -125,7 +139,14 @@ pub(crate) type PatchLanguageResponse = UpdateLanguageResponse;
 #[derive(ApiResponse)]
 pub(crate) enum DeleteLanguageResponse {
     /// Deleted; the body is the language as it was.
-    #[oai(status = 200)]
+    #[oai(
+        status = 200,
+        header(
+            name = "Idempotent-Replayed",
+            ty = "Option<bool>",
+            description = "`true` on the answer kept for an earlier request with the same `Idempotency-Key`: this one changed nothing. Absent otherwise."
+        )
+    )]
     Ok(
         Json<Stored>,
         /// The state of the language that was deleted.

@@ -1,6 +1,6 @@
 """The Python client that openapi-python-client generates from openapi/openapi.json, against a
-live server: every operation, a page walk, a name with a `/`, and the 404 and 409 problems read
-through the client's typed responses.
+live server: every operation, a page walk, a name with a `/`, the 404 and 409 problems read
+through the client's typed responses, and a create retried with its Idempotency-Key.
 
 Usage: python smoke.py BASE_URL WRITE_TOKEN   (tests/python/run sets it all up)
 """
@@ -97,6 +97,24 @@ def problems():
         )
         assert isinstance(taken, Problem), taken
         assert (taken.status, taken.type_) == (409, "/problems/already-exists"), taken
+
+
+@check("a create retried with its Idempotency-Key")
+def retried_create():
+    with client() as c:
+        body = Language(name="Retried", publication_year=2001, contribution="sent twice")
+        first = create_language.sync_detailed(client=c, body=body, idempotency_key="py-smoke-1")
+        assert first.status_code == 201, first
+        again = create_language.sync_detailed(client=c, body=body, idempotency_key="py-smoke-1")
+        assert again.status_code == 201, again
+        assert again.headers["idempotent-replayed"] == "true", again.headers
+        assert again.headers["etag"] == first.headers["etag"], again.headers
+        assert again.parsed == first.parsed, again
+        other = Language(name="Retried", publication_year=2002, contribution="another body")
+        reused = create_language.sync(client=c, body=other, idempotency_key="py-smoke-1")
+        assert isinstance(reused, Problem), reused
+        assert (reused.status, reused.type_) == (422, "/problems/idempotency-key-reused"), reused
+        assert delete_language.sync_detailed(name="Retried", client=c).status_code == 200
 
 
 def main():

@@ -1,6 +1,6 @@
 // The TypeScript client that openapi-typescript and openapi-fetch make from openapi/openapi.json,
-// against a live server: every operation, a page walk, a name with a `/`, and the 404 and 409
-// problems read through the client's typed errors.
+// against a live server: every operation, a page walk, a name with a `/`, the 404 and 409
+// problems read through the client's typed errors, and a create retried with its Idempotency-Key.
 // Usage: node out/smoke.js BASE_URL WRITE_TOKEN   (tests/typescript/run sets it all up)
 
 import createClient from "openapi-fetch";
@@ -100,11 +100,37 @@ async function problems(): Promise<void> {
   assert(conflict?.status === 409 && conflict.type === "/problems/already-exists", "409 problem");
 }
 
+async function retriedCreate(): Promise<void> {
+  const send = (contribution: string) =>
+    client.POST("/programming_languages", {
+      params: { header: { "Idempotency-Key": "ts-smoke-1" } },
+      body: { name: "Retried", publication_year: 2001, contribution },
+    });
+  const first = await send("sent twice");
+  assert(first.response.status === 201, `create: ${first.response.status}`);
+  const again = await send("sent twice");
+  assert(again.response.status === 201, `retry: ${again.response.status}`);
+  assert(again.response.headers.get("idempotent-replayed") === "true", "replayed");
+  assert(again.response.headers.get("etag") === first.response.headers.get("etag"), "same ETag");
+  assert(JSON.stringify(again.data) === JSON.stringify(first.data), "same body");
+  const reused = await send("another body");
+  const unprocessable: Problem | undefined = reused.error;
+  assert(
+    unprocessable?.status === 422 && unprocessable.type === "/problems/idempotency-key-reused",
+    `422 problem: ${reused.response.status}`,
+  );
+  const deleted = await client.DELETE("/programming_languages/{name}", {
+    params: { path: { name: "Retried" } },
+  });
+  assert(deleted.response.status === 200, "delete");
+}
+
 let failed = 0;
 const checks: [string, () => Promise<void>][] = [
   ["every operation", everyOperation],
   ["a page walk", pageWalk],
   ["problems", problems],
+  ["a create retried with its Idempotency-Key", retriedCreate],
 ];
 for (const [name, check] of checks) {
   try {
