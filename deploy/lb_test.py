@@ -4,10 +4,12 @@ out as deploy/README.md says (disabled in haproxy, then SIGTERM), and one is sto
 alone; each is restarted. Run by deploy/test, which starts the database and hands its URL in
 PROG_LANG_API_DATABASE_URL.
 
-What it asserts: no acknowledged write is lost, no language appears that no client created,
-every read succeeds and sees the last acknowledged write, and no request at all fails while a
-server is stopped gracefully. A write whose request failed has an unknown outcome: its name is
-left alone from then on, and either outcome is accepted at the end.
+What it asserts: every create (each sent with an Idempotency-Key, and sent again with it until
+answered) ends in one 201 and one language; no acknowledged write is lost, no language appears
+that no client created, every read succeeds and sees the last acknowledged write, and no request
+at all fails while a server is stopped gracefully. An update or delete whose request failed has
+an unknown outcome: its name is left alone from then on, and either outcome is accepted at the
+end.
 """
 
 import asyncio
@@ -37,6 +39,7 @@ MAX_REQUESTS = 12_000  # a bound on the count, whatever the timing
 LOAD_SECONDS = 24  # at least; and 2 s past the last server's return
 LOAD_SECONDS_MAX = 40
 SERVERS = ("s1", "s2", "s3")
+BURST = 60  # creates sent at once just before s1 is killed, so that some are inside s1 then
 
 SEEDS = {
     "COBOL": (1960, "record data"),
@@ -50,6 +53,17 @@ SEEDS = {
 }
 
 ABSENT = None  # a name's state when it does not exist; else (publication_year, contribution)
+
+# How long a worker keeps sending a create again: past the 10 s a dead server's claim on its
+# key may last (README, "Retries").
+CREATE_RETRY_SECONDS = 20
+
+
+def problem_type(response):
+    try:
+        return response.json().get("type")
+    except ValueError:
+        return None
 
 
 def free_port():
@@ -153,6 +167,18 @@ class Lb:
             await asyncio.sleep(0.02)
         return None
 
+    async def wait_busy(self, server, requests, timeout):
+        """Polls until haproxy has at least `requests` requests under way on `server`, or
+        `timeout` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if int((await self.stat())[server]["scur"]) >= requests:
+                    return
+            except (OSError, KeyError, IndexError, ValueError):
+                pass
+            await asyncio.sleep(0.001)
+
     async def wait_healthy(self, server, timeout):
         """Until the server itself (not through haproxy) answers GET /healthz with 200."""
         deadline = time.monotonic() + timeout
@@ -199,6 +225,9 @@ class Worker:
         self.last = None  # the record of this worker's last answered request
         self.page_token = None
         self.stale = []  # reads that did not see the acknowledged state
+        self.creates = []  # (name, sent again by the client, answer replayed) per 201
+        self.unsettled = []  # creates that did not end in their 201
+        self.in_use = 0  # 409s "in use" its creates met
 
     def new_name(self):
         self.created += 1
@@ -260,18 +289,42 @@ class Worker:
             await self.list_page()
 
     async def create(self):
+        """A create with an Idempotency-Key, sent again with the same key until it is answered
+        (a generated client's retries): whatever failed on the way, it ends in one 201 and one
+        language. haproxy itself replays it when a server closes its connection under it."""
         name = self.new_name()
         state = (random.randint(1800, 2100), self.contribution())
         body = {"name": name, "publication_year": state[0], "contribution": state[1]}
-        response = await self.request("create", "POST", "/programming_languages", json=body)
-        if response is None:
-            self.unknown[name] = {ABSENT, state}
-        elif response.status_code == 201 and self.same(response, name, state):
+        headers = {"Idempotency-Key": f'"lb{self.run}-w{self.index}-c{self.created}"'}
+        deadline = time.monotonic() + CREATE_RETRY_SECONDS
+        sent = 0
+        while True:
+            response = await self.request("create retry" if sent else "create", "POST",
+                                          "/programming_languages", json=body, headers=headers)
+            sent += 1
+            if response is not None and response.status_code == 409 and (
+                    problem_type(response) == "/problems/idempotency-key-in-use"):
+                # Its first try still holds the key (its server died under it): come back.
+                self.in_use += 1
+                delay = float(response.headers.get("retry-after", "1"))
+            elif response is None:
+                delay = 0.2
+            else:
+                break
+            if time.monotonic() + delay > deadline:
+                self.unsettled.append(name)
+                self.unknown[name] = {ABSENT, state}
+                return
+            await asyncio.sleep(delay)
+        if response.status_code == 201 and self.same(response, name, state):
             self.known[name] = state
             self.etags[name] = response.headers.get("etag")
+            self.creates.append((name, sent > 1,
+                                 response.headers.get("idempotent-replayed") == "true"))
         else:
             self.unexpected(response, "201 with the language")
             self.unknown[name] = {ABSENT, state}
+            self.unsettled.append(name)
 
     async def read(self, name):
         response = await self.request("read", "GET", path_of(name))
@@ -396,7 +449,10 @@ async def chaos(lb, f):
     loop = asyncio.get_running_loop()
     await asyncio.sleep(4)
 
-    # s1: SIGKILL; restarted once haproxy has marked it DOWN.
+    # s1: SIGKILL, with a burst of keyed creates under way; restarted once haproxy has marked it
+    # DOWN.
+    burst = asyncio.ensure_future(f.pop("burst")())
+    await lb.wait_busy("s1", 8, 2)
     f["kill_start"] = time.monotonic()
     lb.servers["s1"].send_signal(signal.SIGKILL)
     await loop.run_in_executor(None, lb.servers["s1"].wait)
@@ -408,6 +464,7 @@ async def chaos(lb, f):
     up = await lb.wait_status("s1", "UP", 15)
     f["kill_up"] = up and up - restart
     f["kill_end"] = time.monotonic() + 0.5
+    await burst
     await asyncio.sleep(2)
 
     # s2: deploy/README.md's procedure. Out of haproxy's rotation ("disable server": haproxy
@@ -533,7 +590,16 @@ async def scenario(lb, checks):
         for _ in range(CLIENTS)
     ]
     workers = [Worker(i, clients[i % CLIENTS], record, run) for i in range(WORKERS)]
-    f = {}
+    # The burst: one create each, every one on a connection of its own.
+    burst_client = httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{lb.lb_port}",
+        trust_env=False,
+        timeout=10,
+        limits=httpx.Limits(max_connections=BURST, max_keepalive_connections=BURST),
+    )
+    clients.append(burst_client)
+    burst = [Worker(WORKERS + i, burst_client, record, run) for i in range(BURST)]
+    f = {"burst": lambda: asyncio.gather(*(worker.create() for worker in burst))}
     done = asyncio.Event()
     start = time.monotonic()
 
@@ -608,6 +674,21 @@ async def scenario(lb, checks):
                  f"the final list walk is whole ({len(found)} languages"
                  f"{', duplicates: ' + ', '.join(duplicates[:5]) if duplicates else ''}"
                  f"{', ' + walk_error if walk_error else ''})")
+
+    # Each create ended in its 201 (no 409 for a retried create that had happened, no outcome
+    # left unknown); that each 201's language is there once is the walk's and the next check's.
+    for what, group in (("the load's", workers), (f"the {BURST} sent as s1 was killed", burst)):
+        creates = [c for w in group for c in w.creates]
+        unsettled = [name for w in group for name in w.unsettled]
+        checks.check(not unsettled,
+                     f"every create of {what}, sent with its key until answered, ended in its "
+                     f"201 ({len(creates)} creates: {sum(c[1] for c in creates)} sent again by "
+                     f"their client, {sum(w.in_use for w in group)} times told the key was in "
+                     f"use; {sum(c[2] for c in creates)} answered as a replay; "
+                     f"{len(unsettled)} did not)")
+        for name in unsettled[:10]:
+            print(f"    {name!r}")
+    workers = workers + burst
 
     lost, wrong, phantoms, ours = [], [], [], {}
     for worker in workers:
@@ -684,6 +765,7 @@ def report(lb, record, f, elapsed, stats, start):
     # termination state is not "----"). A request haproxy ended by closing the client's
     # connection without an answer has no line.
     retried = redispatched = 0
+    retried_by_method = collections.Counter()
     abnormal = []
     for line in lines:
         m = re.search(r" (-1|\d{3}) \d+ - - (\S{4}) \d+/\d+/\d+/\d+/(\+?)(\d+) ", line)
@@ -692,10 +774,13 @@ def report(lb, record, f, elapsed, stats, start):
         if m.group(4) != "0":
             retried += 1
             redispatched += m.group(3) == "+"
+            method = re.search(r'"([A-Z]+) ', line)
+            retried_by_method[method.group(1) if method else "?"] += 1
         if m.group(2) != "----":
             abnormal.append(line.strip())
-    print(f"haproxy log: {retried} requests retried ({redispatched} on another server), "
-          f"{len(abnormal)} ended abnormally")
+    print(f"haproxy log: {retried} requests retried ({redispatched} on another server; "
+          + (", ".join(f"{m} {n}" for m, n in sorted(retried_by_method.items())) or "none")
+          + f"), {len(abnormal)} ended abnormally")
     for line in abnormal[:20]:
         print(f"  {line[:240]}")
     print()
