@@ -7,7 +7,11 @@
 //! no request, however odd its path or method, adds a series, and a scrape costs the same
 //! whatever the number of languages.
 
-use std::{fs, sync::Arc, time::Duration};
+use std::{
+    fs,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use poem::{
     IntoResponse, Request, Response,
@@ -65,7 +69,11 @@ pub(crate) struct Metrics {
     open_connections: Gauge,
     languages: Gauge,
     store: Store,
+    rate_limited_clients: ClientCount,
 }
+
+/// How many clients the rate limiter counts, once limits are on: read at each scrape.
+type ClientCount = Arc<OnceLock<Box<dyn Fn() -> usize + Send + Sync>>>;
 
 impl Metrics {
     /// The metrics of a server over `store`.
@@ -104,6 +112,10 @@ impl Metrics {
             languages.clone(),
         );
         registry.register_collector(Box::new(DatabaseCollector(store.clone())));
+        let rate_limited_clients = ClientCount::default();
+        registry.register_collector(Box::new(RateLimitCollector(Arc::clone(
+            &rate_limited_clients,
+        ))));
         registry.register_collector(Box::new(ProcessCollector::new()));
         Arc::new(Self {
             registry,
@@ -113,7 +125,17 @@ impl Metrics {
             open_connections,
             languages,
             store,
+            rate_limited_clients,
         })
+    }
+
+    /// Shows `count`, the clients the rate limiter counts, at each scrape (from the first call
+    /// on; limits are off until then, and the series absent).
+    pub(crate) fn count_rate_limited_clients(
+        &self,
+        count: impl Fn() -> usize + Send + Sync + 'static,
+    ) {
+        let _ = self.rate_limited_clients.set(Box::new(count));
     }
 
     /// Counts a request under way until the guard is dropped.
@@ -272,6 +294,31 @@ impl Collector for DatabaseCollector {
             "Store operations that failed: PostgreSQL out of reach, an error, or out of time.",
             None,
             errors.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
+
+/// The clients the rate limiter counts at a scrape; nothing while limits are off.
+struct RateLimitCollector(ClientCount);
+
+impl std::fmt::Debug for RateLimitCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RateLimitCollector")
+    }
+}
+
+impl Collector for RateLimitCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(count) = self.0.get() else {
+            return Ok(());
+        };
+        let clients = ConstGauge::new(i64::try_from(count()).unwrap_or(i64::MAX));
+        clients.encode(encoder.encode_descriptor(
+            "prog_lang_api_rate_limit_clients",
+            "Clients the rate limiter counts (a token, an address, or a crowd's shared count).",
+            None,
+            clients.metric_type(),
         )?)?;
         Ok(())
     }

@@ -53,7 +53,7 @@ pub(crate) struct Layers<E> {
     compression: bool,
     metrics: Option<Arc<Metrics>>,
     stopping: Stopping,
-    limits: Option<RateLimits>,
+    limits: Option<Arc<RateLimits>>,
     proxies: TrustedProxies,
     keys: Keys,
 }
@@ -67,6 +67,13 @@ impl<E: Endpoint> Layers<E> {
         stopping: Stopping,
         keys: Keys,
     ) -> Self {
+        let limits = config
+            .rate_limit
+            .map(|limit| Arc::new(RateLimits::new(limit)));
+        if let (Some(metrics), Some(limits)) = (&metrics, &limits) {
+            let limits = Arc::clone(limits);
+            metrics.count_rate_limited_clients(move || limits.clients());
+        }
         Self {
             inner,
             tokens: (!config.write_tokens.is_empty())
@@ -77,7 +84,7 @@ impl<E: Endpoint> Layers<E> {
             compression: config.compression,
             metrics,
             stopping,
-            limits: config.rate_limit.map(RateLimits::new),
+            limits,
             keys,
             proxies: TrustedProxies::new(
                 config.trusted_proxies.iter().map(|proxy| proxy.0).collect(),

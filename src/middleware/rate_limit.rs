@@ -164,8 +164,8 @@ impl RateLimits {
         }
     }
 
-    #[cfg(test)]
-    fn clients(&self) -> usize {
+    /// The clients counted: tokens, addresses, and the crowd's shares in use.
+    pub(crate) fn clients(&self) -> usize {
         self.limiter.len()
     }
 }

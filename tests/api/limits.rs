@@ -222,3 +222,95 @@ async fn without_a_limit_no_response_carries_its_fields() {
         assert!(response.headers().get("ratelimit-policy").is_none());
     }
 }
+
+/// Sends `count` pipelined `GET /programming_languages/COBOL` over one connection to `address`,
+/// the `i`th from the client `10.a.b.c` that the number `first + i` names (through a trusted
+/// proxy's `X-Forwarded-For`), 500 at a time; returns how many were answered 200 and 429.
+async fn from_many_clients(address: &str, first: u32, count: u32) -> (usize, usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let (mut ok, mut limited) = (0, 0);
+    let mut buffer = vec![0u8; 1 << 16];
+    for batch in (0..count).collect::<Vec<_>>().chunks(500) {
+        let mut requests = Vec::new();
+        for i in batch {
+            let [_, a, b, c] = (first + i).to_be_bytes();
+            requests.extend_from_slice(
+                format!(
+                    "GET /programming_languages/COBOL HTTP/1.1\r\nHost: test\r\n\
+                     X-Forwarded-For: 10.{a}.{b}.{c}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        stream.write_all(&requests).await.expect("requests");
+        // Status lines, found across reads: the bodies (a language, a problem) hold none.
+        let (mut answered, mut carried) = (0, Vec::new());
+        while answered < batch.len() {
+            let read = stream.read(&mut buffer).await.expect("answers");
+            assert!(read > 0, "the server closed the connection");
+            carried.extend_from_slice(&buffer[..read]);
+            let mut at = 0;
+            while let Some(found) = carried[at..]
+                .windows(12)
+                .position(|window| window.starts_with(b"HTTP/1.1 "))
+            {
+                match &carried[at + found + 9..at + found + 12] {
+                    b"200" => ok += 1,
+                    b"429" => limited += 1,
+                    other => panic!("status {}", String::from_utf8_lossy(other)),
+                }
+                answered += 1;
+                at += found + 12;
+            }
+            carried.drain(..at.max(carried.len().saturating_sub(11)));
+        }
+    }
+    (ok, limited)
+}
+
+#[tokio::test]
+async fn a_flood_of_client_addresses_leaves_the_clients_counted_bounded() {
+    let metrics = free_address();
+    let app = spawn_app_with(with(|c| {
+        // A long window: no client's count is whole again, so none is forgotten by a sweep.
+        c.rate_limit = limit(5, 3600);
+        c.trusted_proxies = vec!["127.0.0.1".parse::<TrustedProxy>().expect("an address")];
+        c.metrics_addr = Some(metrics);
+    }))
+    .await;
+    let url = format!("http://{metrics}/metrics");
+    // Once the API answers, its metrics listener is bound.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    let clients = |scrape: &_| value(scrape, "prog_lang_api_rate_limit_clients", &[]);
+    let before = clients(&scrape(&app, &url).await).expect("the series, limits on");
+    assert_eq!(before, 0.0);
+    let early = [("x-forwarded-for", "192.0.2.1")];
+    let standing = |response: &Response| header(response, "ratelimit").to_owned();
+    let response = get(&app, "/programming_languages/COBOL", &early).await;
+    assert!(standing(&response).starts_with("\"default\";r=4;"));
+    let (first, rest) = tokio::join!(
+        from_many_clients(&app.address, 0, 55_000),
+        from_many_clients(&app.address, 55_000, 55_000),
+    );
+    let counted = clients(&scrape(&app, &url).await).expect("the series");
+    // 110,001 addresses, at most 100,000 counted apart (and the crowd's 4,096 shares, and what
+    // comes between two sweeps, 1,024 requests).
+    assert!(counted <= 105_120.0, "{counted} clients counted");
+    assert!(
+        counted >= 50_000.0,
+        "{counted}: the first addresses are counted alone"
+    );
+    // Past the bound, new addresses share counts: some of them are refused, none fails.
+    assert_eq!(first.0 + first.1 + rest.0 + rest.1, 110_000);
+    assert!(first.0 + rest.0 >= 100_000, "{first:?} {rest:?}");
+    // A client counted before the flood keeps its own count.
+    let response = get(&app, "/programming_languages/COBOL", &early).await;
+    assert!(
+        standing(&response).starts_with("\"default\";r=3;"),
+        "{}",
+        standing(&response)
+    );
+}
