@@ -6,6 +6,7 @@
 //! reaches the store only by passing the request checks (`checks`), so none can forget them.
 
 mod checks;
+mod key;
 mod responses;
 mod wire;
 
@@ -27,6 +28,7 @@ use poem_openapi::{
 };
 
 use checks::Checks;
+pub(crate) use key::parse_key;
 use responses::{
     And, Answer, CreateLanguageResponse, DeleteLanguageResponse, Failure, GetLanguageResponse,
     HealthResponse, IndexResponse, ListLanguagesResponse, Nothing, PatchLanguageResponse,
