@@ -1,7 +1,14 @@
 //! The `Idempotency-Key` header's value (draft-ietf-httpapi-idempotency-key-header; README,
-//! "Retries"): how a value is read, for the layers that act on a key.
+//! "Retries"): how a value is read, for the layers that act on a key, and how the operations
+//! declare it.
+
+use std::borrow::Cow;
 
 use poem::http::HeaderValue;
+use poem_openapi::{
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{ParseError, ParseFromParameter, ParseResult, Type},
+};
 
 /// The longest key, in characters.
 const MAX_KEY_CHARS: usize = 255;
@@ -20,6 +27,51 @@ pub(crate) fn parse_key(value: &HeaderValue) -> Option<String> {
     ((1..=MAX_KEY_CHARS).contains(&bytes.len()) && bytes.iter().all(|&byte| visible(byte)))
         .then(|| String::from_utf8(bytes.to_vec()).ok())
         .flatten()
+}
+
+/// The pattern the spec gives a key: what a client may send, its quotes counted.
+const KEY_PATTERN: &str = "^[!-~]{1,255}$";
+
+/// The header as the write operations declare it, for the spec: the layers have read and checked
+/// the value before an operation runs (`parse_key`), so that reading it again here costs a scan,
+/// where poem-openapi's `pattern` validator would compile its regex at every request.
+pub(crate) struct IdempotencyKey;
+
+impl Type for IdempotencyKey {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string(idempotency-key)".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            pattern: Some(KEY_PATTERN.to_owned()),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for IdempotencyKey {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        HeaderValue::from_str(value)
+            .ok()
+            .and_then(|value| parse_key(&value))
+            .map(|_| Self)
+            .ok_or_else(|| {
+                ParseError::custom("must be a string of 1 to 255 visible ASCII characters")
+            })
+    }
 }
 
 /// The content of a quoted Structured Fields string, `inner` being what stands between its
@@ -62,6 +114,22 @@ mod tests {
         // Not a well-formed quoted string, but visible characters: the unquoted form.
         assert_eq!(key("\"open").as_deref(), Some("\"open"));
         assert_eq!(key("\"\"").as_deref(), Some("\"\""));
+    }
+
+    #[test]
+    fn the_published_pattern_holds_every_key_sent_unquoted() {
+        let pattern = regex::Regex::new(KEY_PATTERN).expect("the pattern compiles");
+        for value in ["8e03978e-40d5", "\"quoted\"", &"k".repeat(255), "!~"] {
+            assert!(pattern.is_match(value), "{value:?}");
+            assert!(key(value).is_some(), "{value:?}");
+        }
+        for value in ["", "a b", &"k".repeat(256), "clé"] {
+            assert!(!pattern.is_match(value), "{value:?}");
+            assert!(
+                IdempotencyKey::parse_from_parameter(value).is_err(),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ use poem_openapi::{
 };
 
 use checks::Checks;
+use key::IdempotencyKey;
 pub(crate) use key::parse_key;
 use responses::{
     And, Answer, CreateLanguageResponse, DeleteLanguageResponse, Failure, GetLanguageResponse,
@@ -419,8 +420,8 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
-        _idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<IdempotencyKey>>,
         body: JsonBody<Language>,
     ) -> Answered<CreateLanguageResponse, CreateAlso> {
         let instance = cx.instance;
@@ -468,8 +469,8 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
-        _idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<IdempotencyKey>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
@@ -499,8 +500,8 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
-        _idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<IdempotencyKey>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
@@ -528,8 +529,8 @@ impl Api {
         cx: Context<'_>,
         _token: WriteToken,
         /// Makes the write safe to retry: a repeat with the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. 1 to 255 visible ASCII characters, quoted (`"8e03978e"`) or not; a new one for each new write.
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
-        _idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<IdempotencyKey>>,
         /// The language's name as it is (`PL/I`, `C++`, `Café`); in a URL you build yourself,
         /// percent-encoded (`PL%2FI`).
         #[oai(example = "example_name")]
