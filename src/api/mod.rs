@@ -115,6 +115,17 @@ impl RunningKey {
     }
 }
 
+/// The ETag of a write's outcome, computed once however often its answer is rendered: into the
+/// copy its idempotency key keeps, then into the response.
+#[derive(Default)]
+struct OutcomeTag(std::sync::OnceLock<String>);
+
+impl OutcomeTag {
+    fn of(&self, language: &Stored) -> String {
+        self.0.get_or_init(|| etag(language)).clone()
+    }
+}
+
 /// The answer kept for a key: `answer`'s status, body and the fields a repeat gets; none for a
 /// 5xx, which is not kept (a retry runs again).
 fn kept<R: IntoResponse, Also>(answer: Answered<R, Also>) -> Option<Kept> {
@@ -430,11 +441,12 @@ impl Api {
             Err(refused) => return refused.answer(instance),
         };
         let routes = cx.routes;
+        let tag = OutcomeTag::default();
         let render = |outcome: &Result<Stored, StoreError>| match outcome {
             Ok(language) => Ok(CreateLanguageResponse::Created(
                 Json(language.clone()),
                 location(routes, language.name()),
-                etag(language),
+                tag.of(language),
             )),
             Err(error) => Answer::answer(error.clone(), instance),
         };
@@ -545,10 +557,11 @@ impl Api {
             Err(refused) => return refused.answer(instance),
         };
         let precondition = if_matches(if_match.0.as_ref());
+        let tag = OutcomeTag::default();
         let render = |outcome: &Result<Stored, StoreError>| match outcome {
             Ok(language) => Ok(DeleteLanguageResponse::Ok(
                 Json(language.clone()),
-                etag(language),
+                tag.of(language),
             )),
             Err(error) => Answer::answer(error.clone(), instance),
         };
@@ -617,10 +630,11 @@ async fn change(
         Err(refused) => return refused.answer(instance),
     };
     let precondition = if_matches(if_match.as_ref());
+    let tag = OutcomeTag::default();
     let render = |outcome: &Result<Stored, StoreError>| match outcome {
         Ok(language) => Ok(UpdateLanguageResponse::Ok(
             Json(language.clone()),
-            etag(language),
+            tag.of(language),
         )),
         Err(error) => Answer::answer(error.clone(), instance),
     };
