@@ -2,8 +2,8 @@
 //! owner and an end, so that every server sees it and a claim whose server stopped frees itself;
 //! the completion updates that row in the write's own transaction.
 
-use deadpool_postgres::Object;
-use tokio_postgres::{Transaction, error::Error};
+use deadpool_postgres::{GenericClient, Object, Transaction};
+use tokio_postgres::error::Error;
 
 use crate::store::keys::{Claim, Early, Kept, KeyLimits, KeyRequest, Lease};
 
@@ -16,9 +16,13 @@ pub(super) async fn claim(
     let transaction = client.transaction().await?;
     let found = transaction
         .query_opt(
-            "SELECT fingerprint, owner IS NULL, until > now(), status, content_type, etag, \
+            &transaction
+                .prepare_cached(
+                    "SELECT fingerprint, owner IS NULL, until > now(), status, content_type, etag, \
                  location, body \
              FROM idempotency_keys WHERE scope = $1 AND key = $2 FOR UPDATE",
+                )
+                .await?,
             &[&request.scope, &request.key],
         )
         .await?;
@@ -53,12 +57,16 @@ pub(super) async fn claim(
     // A new key, or an expired one used again: either way, this request's claim.
     let claimed = transaction
         .execute(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, owner, until) \
+            &transaction
+                .prepare_cached(
+                    "INSERT INTO idempotency_keys (scope, key, fingerprint, owner, until) \
              VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
              ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
                  owner = EXCLUDED.owner, until = EXCLUDED.until, status = NULL, \
                  content_type = NULL, etag = NULL, location = NULL, body = NULL \
              WHERE idempotency_keys.until <= now()",
+                )
+                .await?,
             &[
                 &request.scope,
                 &request.key,
@@ -80,71 +88,91 @@ pub(super) async fn claim(
 }
 
 /// Looks at `scope`'s `key` before its request's body is read, and claims it if it is new (its
-/// fingerprint unknown until `fingerprint`).
+/// fingerprint unknown until `renew`): one statement, which also deletes a few expired keys (so
+/// that the table holds about the live keys) and, when `count_live` asks, counts the live keys
+/// against the bound (`Room`). Returns what it found and the live keys it counted.
 pub(super) async fn claim_early(
     client: &mut Object,
     scope: &[u8],
     key: &str,
     limits: KeyLimits,
-) -> Result<Early, Error> {
-    let transaction = client.transaction().await?;
-    let found = transaction
-        .query_opt(
-            "SELECT owner IS NULL, until > now() FROM idempotency_keys \
-             WHERE scope = $1 AND key = $2 FOR UPDATE",
-            &[&scope, &key],
-        )
-        .await?;
-    if let Some(row) = &found
-        && row.get::<_, bool>(1)
-    {
-        return Ok(if row.get::<_, bool>(0) {
-            Early::Done
-        } else {
-            Early::InFlight
-        });
-    }
-    if found.is_none() {
-        // A few expired keys go with each new one, so that the table holds about the live
-        // keys, whatever their number.
-        transaction
-            .execute(
-                "DELETE FROM idempotency_keys WHERE ctid IN \
-                 (SELECT ctid FROM idempotency_keys WHERE until <= now() LIMIT 16)",
-                &[],
-            )
-            .await?;
-        if !room(&transaction, limits).await? {
-            return Ok(Early::Full);
-        }
-    }
+    count_live: bool,
+) -> Result<(Early, Option<u64>), Error> {
     let mut owner = [0u8; 8];
     let _ = getrandom::fill(&mut owner);
     let owner = i64::from_ne_bytes(owner);
-    let claimed = transaction
-        .execute(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, owner, until) \
-             VALUES ($1, $2, NULL, $3, now() + make_interval(secs => $4)) \
+    let max = i64::try_from(limits.max_keys).unwrap_or(i64::MAX);
+    let statement = client
+        .prepare_cached(if count_live {
+            CLAIM_EARLY_COUNTED
+        } else {
+            CLAIM_EARLY
+        })
+        .await?;
+    let row = client
+        .query_one(
+            &statement,
+            &[&scope, &key, &owner, &limits.lease.as_secs_f64(), &max],
+        )
+        .await?;
+    let (claimed, counted, done): (bool, i64, Option<bool>) = (row.get(0), row.get(1), row.get(2));
+    let full = count_live && counted >= max;
+    let live = count_live.then(|| u64::try_from(counted).unwrap_or(0));
+    let early = match (claimed, done) {
+        (true, _) => Early::Claimed(Lease {
+            request: KeyRequest {
+                scope: scope.to_vec(),
+                key: key.to_owned(),
+                fingerprint: [0; 32],
+            },
+            owner: owner as u64,
+        }),
+        (false, Some(true)) => Early::Done,
+        (false, Some(false)) => Early::InFlight,
+        // No live row that this statement could see, and none claimed: no room, or another
+        // server's claim made meanwhile.
+        (false, None) if full => Early::Full,
+        (false, None) => Early::InFlight,
+    };
+    Ok((early, live))
+}
+
+/// What both forms of the early claim share, after their count of live keys (`live`): the
+/// expired rows deleted (16 at most, never this key's, which the insert may take over), the key
+/// inserted or an expired one taken over, and what was there before.
+macro_rules! claim_early_body {
+    () => {
+        "purged AS (DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY( \
+             SELECT ctid FROM idempotency_keys \
+             WHERE until <= now() AND NOT (scope = $1 AND key = $2) \
+             LIMIT 16 FOR UPDATE SKIP LOCKED))), \
+         claimed AS ( \
+             INSERT INTO idempotency_keys (scope, key, fingerprint, owner, until) \
+             SELECT $1, $2, NULL, $3, now() + make_interval(secs => $4) \
+             WHERE (SELECT keys FROM live) < $5 \
+                 OR EXISTS (SELECT 1 FROM idempotency_keys WHERE scope = $1 AND key = $2) \
              ON CONFLICT (scope, key) DO UPDATE SET fingerprint = NULL, \
                  owner = EXCLUDED.owner, until = EXCLUDED.until, status = NULL, \
                  content_type = NULL, etag = NULL, location = NULL, body = NULL \
-             WHERE idempotency_keys.until <= now()",
-            &[&scope, &key, &owner, &limits.lease.as_secs_f64()],
-        )
-        .await?;
-    transaction.commit().await?;
-    if claimed == 0 {
-        return Ok(Early::InFlight);
-    }
-    Ok(Early::Claimed(Lease {
-        request: KeyRequest {
-            scope: scope.to_vec(),
-            key: key.to_owned(),
-            fingerprint: [0; 32],
-        },
-        owner: owner as u64,
-    }))
+             WHERE idempotency_keys.until <= now() \
+             RETURNING 1) \
+         SELECT EXISTS (SELECT 1 FROM claimed), (SELECT keys FROM live), \
+             (SELECT owner IS NULL FROM idempotency_keys \
+              WHERE scope = $1 AND key = $2 AND until > now())"
+    };
 }
+
+/// The early claim (`claim_early`), without the count of live keys.
+const CLAIM_EARLY: &str = concat!(
+    "WITH live AS (SELECT -1::bigint AS keys), ",
+    claim_early_body!()
+);
+
+/// The early claim, counting the live keys: a new key only while they are fewer than the bound.
+const CLAIM_EARLY_COUNTED: &str = concat!(
+    "WITH live AS (SELECT count(*) AS keys FROM idempotency_keys WHERE until > now()), ",
+    claim_early_body!()
+);
 
 /// Renews `lease`'s claim for `limits.lease` from now; with `read`, its request's body has been
 /// read, and its fingerprint is set.
@@ -157,9 +185,13 @@ pub(super) async fn renew(
     let fingerprint = read.then_some(lease.request.fingerprint.as_slice());
     client
         .execute(
-            "UPDATE idempotency_keys SET fingerprint = coalesce($4, fingerprint), \
+            &client
+                .prepare_cached(
+                    "UPDATE idempotency_keys SET fingerprint = coalesce($4, fingerprint), \
                  until = now() + make_interval(secs => $5) \
              WHERE scope = $1 AND key = $2 AND owner = $3",
+                )
+                .await?,
             &[
                 &lease.request.scope,
                 &lease.request.key,
@@ -186,61 +218,50 @@ async fn room(transaction: &Transaction<'_>, limits: KeyLimits) -> Result<bool, 
     Ok(transaction.query_one(live, &[]).await?.get::<_, i64>(0) < max)
 }
 
-/// Whether `lease` still holds its key, its row locked until `transaction` ends.
-pub(super) async fn holds(transaction: &Transaction<'_>, lease: &Lease) -> Result<bool, Error> {
-    Ok(transaction
-        .query_opt(
-            "SELECT 1 FROM idempotency_keys \
-             WHERE scope = $1 AND key = $2 AND owner = $3 AND until > now() FOR UPDATE",
-            &[
-                &lease.request.scope,
-                &lease.request.key,
-                &(lease.owner as i64),
-            ],
-        )
-        .await?
-        .is_some())
-}
-
-/// Completes `lease`'s key with `kept`, kept for `ttl`, or (`None`) gives it up: in
-/// `transaction`, the write's own when it wrote.
+/// Completes `lease`'s key with `kept`, kept for `ttl`, or (`None`) gives it up: through
+/// `client`, in the write's own transaction when it wrote. Whether the lease still held the key
+/// (its request's claim was not taken over): when not, nothing changed.
 pub(super) async fn settle(
-    transaction: &Transaction<'_>,
+    client: &impl GenericClient,
     lease: &Lease,
     kept: Option<Kept>,
     ttl: std::time::Duration,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let (scope, key, owner) = (&lease.request.scope, &lease.request.key, lease.owner as i64);
-    match kept {
-        Some(kept) => {
-            transaction
-                .execute(
-                    "UPDATE idempotency_keys SET owner = NULL, status = $4, content_type = $5, \
+    let settled = match kept {
+        Some(kept) => client
+            .execute(
+                &client
+                    .prepare_cached(
+                        "UPDATE idempotency_keys SET owner = NULL, status = $4, content_type = $5, \
                          etag = $6, location = $7, body = $8, \
                          until = now() + make_interval(secs => $9) \
                      WHERE scope = $1 AND key = $2 AND owner = $3",
-                    &[
-                        scope,
-                        key,
-                        &owner,
-                        &i16::try_from(kept.status).unwrap_or(i16::MAX),
-                        &kept.content_type,
-                        &kept.etag,
-                        &kept.location,
-                        &kept.body,
-                        &ttl.as_secs_f64(),
-                    ],
-                )
-                .await?;
-        }
-        None => {
-            transaction
-                .execute(
-                    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND owner = $3",
-                    &[scope, key, &owner],
-                )
-                .await?;
-        }
-    }
-    Ok(())
+                    )
+                    .await?,
+                &[
+                    scope,
+                    key,
+                    &owner,
+                    &i16::try_from(kept.status).unwrap_or(i16::MAX),
+                    &kept.content_type,
+                    &kept.etag,
+                    &kept.location,
+                    &kept.body,
+                    &ttl.as_secs_f64(),
+                ],
+            )
+            .await?,
+        None => client
+            .execute(
+                &client
+                    .prepare_cached(
+                        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND owner = $3",
+                    )
+                    .await?,
+                &[scope, key, &owner],
+            )
+            .await?,
+    };
+    Ok(settled == 1)
 }

@@ -17,7 +17,7 @@
 
 use std::{
     str::FromStr,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::atomic::{AtomicI64, AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -68,6 +68,10 @@ pub(crate) struct PostgresStore {
     capacity: i64,
     /// Operations that failed since the start.
     errors: AtomicU64,
+    /// New idempotency keys this server may claim before it counts the live keys again: an
+    /// eighth of the room left at the last count, so that up to eight servers claiming at once
+    /// stay within the bound, while a table far from it is not counted at every claim.
+    uncounted_claims: AtomicI64,
 }
 
 /// Why a PostgreSQL store could not start. Its text never holds the URL's password.
@@ -154,6 +158,7 @@ impl PostgresStore {
             page_token_key,
             capacity: i64::try_from(capacity).unwrap_or(i64::MAX),
             errors: AtomicU64::new(0),
+            uncounted_claims: AtomicI64::new(0),
         })
     }
 
@@ -355,9 +360,11 @@ impl PostgresStore {
     }
 
     /// Runs `operation`, a write, in a transaction committed when it succeeds. For a keyed
-    /// request, the key is completed with the answer to the write's outcome in the same
-    /// transaction (the write itself in a savepoint, undone when it fails, so that its failure's
-    /// answer is kept all the same); a request whose claim was taken over writes nothing.
+    /// request, the key is completed with the answer to the write's outcome: in the same
+    /// transaction when the write succeeds, which then commits only if the request's claim
+    /// still held the key; after the write is undone when it fails (a refusal changes nothing,
+    /// so its answer is kept on its own). A request whose claim was taken over writes nothing
+    /// and is answered 503.
     async fn write(
         &self,
         keyed: Option<&Keyed<'_>>,
@@ -367,7 +374,7 @@ impl PostgresStore {
             -> Result<Result<Stored, StoreError>, tokio_postgres::Error>,
     ) -> Result<Stored, StoreError> {
         self.run(async |client| {
-            let mut transaction = client.transaction().await?;
+            let transaction = client.transaction().await?;
             let Some(keyed) = keyed else {
                 let outcome = operation(&transaction).await?;
                 if outcome.is_ok() {
@@ -375,25 +382,23 @@ impl PostgresStore {
                 }
                 return Ok(outcome);
             };
-            if !keys::holds(&transaction, keyed.lease).await? {
-                return Ok(Err(StoreError::Unavailable));
-            }
-            let savepoint = transaction.savepoint("write").await?;
-            let outcome = operation(&savepoint).await?;
-            if outcome.is_ok() {
-                savepoint.commit().await?;
+            let outcome = operation(&transaction).await?;
+            let kept = (keyed.answer)(&outcome);
+            let held = if outcome.is_ok() {
+                let held = keys::settle(&transaction, keyed.lease, kept, keyed.ttl).await?;
+                if held {
+                    transaction.commit().await?;
+                }
+                held
             } else {
-                savepoint.rollback().await?;
-            }
-            keys::settle(
-                &transaction,
-                keyed.lease,
-                (keyed.answer)(&outcome),
-                keyed.ttl,
-            )
-            .await?;
-            transaction.commit().await?;
-            Ok(outcome)
+                transaction.rollback().await?;
+                keys::settle(&*client, keyed.lease, kept, keyed.ttl).await?
+            };
+            Ok(if held {
+                outcome
+            } else {
+                Err(StoreError::Unavailable)
+            })
         })
         .await?
     }
@@ -415,8 +420,19 @@ impl PostgresStore {
         key: &str,
         limits: KeyLimits,
     ) -> Result<Early, StoreError> {
-        self.run(async |client| keys::claim_early(client, scope, key, limits).await)
-            .await
+        let count_live = self.uncounted_claims.fetch_sub(1, Ordering::Relaxed) <= 0;
+        let (early, live) = self
+            .run(async |client| keys::claim_early(client, scope, key, limits, count_live).await)
+            .await?;
+        if let Some(live) = live {
+            let room = limits
+                .max_keys
+                .saturating_sub(usize::try_from(live).unwrap_or(0))
+                / 8;
+            self.uncounted_claims
+                .store(i64::try_from(room).unwrap_or(i64::MAX), Ordering::Relaxed);
+        }
+        Ok(early)
     }
 
     /// Renews a running key's claim (`keys::renew`).
@@ -438,9 +454,8 @@ impl PostgresStore {
         ttl: std::time::Duration,
     ) -> Result<(), StoreError> {
         self.run(async |client| {
-            let transaction = client.transaction().await?;
-            keys::settle(&transaction, lease, kept, ttl).await?;
-            transaction.commit().await
+            keys::settle(&*client, lease, kept, ttl).await?;
+            Ok(())
         })
         .await
     }
