@@ -40,6 +40,11 @@ impl Keys {
         Self { store, limits }
     }
 
+    /// Whether `request` carries an `Idempotency-Key` (valid or not).
+    pub(super) fn carried(request: &Request) -> bool {
+        request.headers().contains_key(IDEMPOTENCY_KEY)
+    }
+
     /// Reads `request`'s key, if it has one, and claims it in `scope` (its client's).
     pub(super) async fn begin(&self, request: &mut Request, path: &str, scope: Vec<u8>) -> Begun {
         let mut values = request.headers().get_all(IDEMPOTENCY_KEY).iter();
@@ -151,6 +156,8 @@ impl Keys {
         let mut reading = std::pin::pin!(reading);
         loop {
             tokio::select! {
+                // The body first: one that is already here never sets the renewals' timer.
+                biased;
                 read = &mut reading => return read,
                 _ = renewals.tick() => {
                     // A renewal that fails leaves the claim to its end; the write will find it

@@ -144,16 +144,19 @@ impl<E: Endpoint> Layers<E> {
         }
         // A write's idempotency key: claimed before it runs, settled with its answer.
         let mut running = None;
-        if route
-            .and_then(|route| route.operation(&method))
-            .is_some_and(Operation::secured)
+        if Keys::carried(&request)
+            && route
+                .and_then(|route| route.operation(&method))
+                .is_some_and(Operation::secured)
         {
             let scope = self
                 .tokens
                 .as_ref()
                 .map(|_| WriteTokens::scope(&request))
                 .unwrap_or_default();
-            match self.keys.begin(&mut request, path, scope).await {
+            // Boxed, as is `end` below: the state of a key's claim (its store calls, its
+            // renewals) is held by a keyed write alone, not by every request's future.
+            match Box::pin(self.keys.begin(&mut request, path, scope)).await {
                 Begun::Unkeyed => {}
                 Begun::Answered(response) => return response,
                 Begun::Running(release) => running = Some(release),
@@ -168,7 +171,7 @@ impl<E: Endpoint> Layers<E> {
             Err(error) => errors::answer(error, path, &method, route),
         };
         if let Some(release) = running {
-            self.keys.end(release, &mut response).await;
+            Box::pin(self.keys.end(release, &mut response)).await;
         }
         response
     }
