@@ -105,7 +105,14 @@ impl Keys {
             Some(mut lease) => {
                 lease.request.fingerprint = fingerprint;
                 if self.store.renew(&lease, true, self.limits).await.is_err() {
-                    let _ = self.store.settle(&lease, None, self.limits.ttl).await;
+                    if self
+                        .store
+                        .settle(&lease, None, self.limits.ttl)
+                        .await
+                        .is_ok()
+                    {
+                        release.running = None;
+                    }
                     return unavailable(path);
                 }
                 lease

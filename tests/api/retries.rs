@@ -220,6 +220,34 @@ async fn past_the_live_keys_bound_a_new_key_is_refused_and_nothing_changes() {
 }
 
 #[tokio::test]
+async fn an_expired_key_used_again_counts_as_a_new_one_against_the_bound() {
+    let app = spawn_app_with(with(|c| {
+        c.idempotency_max_keys = 2;
+        c.idempotency_ttl_secs = 1;
+    }))
+    .await;
+    let old = language("Old", 2001, "x");
+    assert_eq!(create_with_key(&app, "old", &old).await.status(), 201);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for (key, name) in [("b", "B"), ("c", "C")] {
+        let created = create_with_key(&app, key, &language(name, 2001, "x")).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    // Two keys live, the bound: the expired one may not come back as a third.
+    problem(
+        create_with_key(&app, "old", &language("Again", 2001, "x")).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "/problems/idempotency-keys-full",
+        "/programming_languages",
+    )
+    .await;
+    assert_eq!(
+        app.get_language("Again").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn a_delete_and_an_update_retried_with_their_keys_get_their_first_answers() {
     let app = spawn_app().await;
     let delete = || {

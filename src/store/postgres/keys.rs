@@ -102,19 +102,27 @@ pub(super) async fn claim_early(
     let _ = getrandom::fill(&mut owner);
     let owner = i64::from_ne_bytes(owner);
     let max = i64::try_from(limits.max_keys).unwrap_or(i64::MAX);
-    let statement = client
-        .prepare_cached(if count_live {
-            CLAIM_EARLY_COUNTED
-        } else {
-            CLAIM_EARLY
-        })
-        .await?;
-    let row = client
-        .query_one(
-            &statement,
-            &[&scope, &key, &owner, &limits.lease.as_secs_f64(), &max],
-        )
-        .await?;
+    let parameters: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&scope, &key, &owner, &limits.lease.as_secs_f64(), &max];
+    let row = if count_live {
+        // Counted claims take turns, across servers: near the bound each sees the others' keys.
+        let transaction = client.transaction().await?;
+        transaction
+            .execute(&transaction.prepare_cached(COUNT_LOCK).await?, &[])
+            .await?;
+        let row = transaction
+            .query_one(
+                &transaction.prepare_cached(CLAIM_EARLY_COUNTED).await?,
+                &parameters,
+            )
+            .await?;
+        transaction.commit().await?;
+        row
+    } else {
+        client
+            .query_one(&client.prepare_cached(CLAIM_EARLY).await?, &parameters)
+            .await?
+    };
     let (claimed, counted, done): (bool, i64, Option<bool>) = (row.get(0), row.get(1), row.get(2));
     let full = count_live && counted >= max;
     let live = count_live.then(|| u64::try_from(counted).unwrap_or(0));
@@ -137,30 +145,36 @@ pub(super) async fn claim_early(
     Ok((early, live))
 }
 
-/// What both forms of the early claim share, after their count of live keys (`live`): the
-/// expired rows deleted (16 at most, never this key's, which the insert may take over), the key
-/// inserted or an expired one taken over, and what was there before.
+/// What both forms of the early claim share, after their count of live keys (`live`): the key
+/// inserted, or an expired one taken over, while the live keys are fewer than the bound; then
+/// (`purged` reads `claimed`, so that it runs after it, and two claims never wait on each other's
+/// rows) a few expired rows deleted, never this key's, and skipping rows another claim holds; and
+/// what was there before.
 macro_rules! claim_early_body {
     () => {
-        "purged AS (DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY( \
-             SELECT ctid FROM idempotency_keys \
-             WHERE until <= now() AND NOT (scope = $1 AND key = $2) \
-             LIMIT 16 FOR UPDATE SKIP LOCKED))), \
-         claimed AS ( \
+        "claimed AS ( \
              INSERT INTO idempotency_keys (scope, key, fingerprint, owner, until) \
              SELECT $1, $2, NULL, $3, now() + make_interval(secs => $4) \
              WHERE (SELECT keys FROM live) < $5 \
-                 OR EXISTS (SELECT 1 FROM idempotency_keys WHERE scope = $1 AND key = $2) \
              ON CONFLICT (scope, key) DO UPDATE SET fingerprint = NULL, \
                  owner = EXCLUDED.owner, until = EXCLUDED.until, status = NULL, \
                  content_type = NULL, etag = NULL, location = NULL, body = NULL \
              WHERE idempotency_keys.until <= now() \
-             RETURNING 1) \
+             RETURNING 1), \
+         purged AS (DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY( \
+             SELECT ctid FROM idempotency_keys \
+             WHERE until <= now() AND NOT (scope = $1 AND key = $2) \
+                 AND (SELECT count(*) FROM claimed) >= 0 \
+             LIMIT 16 FOR UPDATE SKIP LOCKED))) \
          SELECT EXISTS (SELECT 1 FROM claimed), (SELECT keys FROM live), \
              (SELECT owner IS NULL FROM idempotency_keys \
               WHERE scope = $1 AND key = $2 AND until > now())"
     };
 }
+
+/// The advisory lock that claims counting the live keys hold for their transaction (another than
+/// the migrations' own).
+const COUNT_LOCK: &str = "SELECT pg_advisory_xact_lock(8030366351420405259)";
 
 /// The early claim (`claim_early`), without the count of live keys.
 const CLAIM_EARLY: &str = concat!(
@@ -204,18 +218,13 @@ pub(super) async fn renew(
     Ok(())
 }
 
-/// Whether another key may be claimed: fewer live keys than the limit, once expired ones are
-/// gone.
+/// Whether another key may be claimed: fewer live keys than the limit.
 async fn room(transaction: &Transaction<'_>, limits: KeyLimits) -> Result<bool, Error> {
     let max = i64::try_from(limits.max_keys).unwrap_or(i64::MAX);
-    let live = "SELECT count(*) FROM idempotency_keys WHERE until > now()";
-    if transaction.query_one(live, &[]).await?.get::<_, i64>(0) < max {
-        return Ok(true);
-    }
-    transaction
-        .execute("DELETE FROM idempotency_keys WHERE until <= now()", &[])
+    let live = transaction
+        .prepare_cached("SELECT count(*) FROM idempotency_keys WHERE until > now()")
         .await?;
-    Ok(transaction.query_one(live, &[]).await?.get::<_, i64>(0) < max)
+    Ok(transaction.query_one(&live, &[]).await?.get::<_, i64>(0) < max)
 }
 
 /// Completes `lease`'s key with `kept`, kept for `ttl`, or (`None`) gives it up: through
@@ -235,7 +244,7 @@ pub(super) async fn settle(
                     .prepare_cached(
                         "UPDATE idempotency_keys SET owner = NULL, status = $4, content_type = $5, \
                          etag = $6, location = $7, body = $8, \
-                         until = now() + make_interval(secs => $9) \
+                         until = clock_timestamp() + make_interval(secs => $9) \
                      WHERE scope = $1 AND key = $2 AND owner = $3",
                     )
                     .await?,

@@ -388,6 +388,8 @@ impl PostgresStore {
                 let held = keys::settle(&transaction, keyed.lease, kept, keyed.ttl).await?;
                 if held {
                     transaction.commit().await?;
+                } else {
+                    transaction.rollback().await?;
                 }
                 held
             } else {
@@ -425,12 +427,18 @@ impl PostgresStore {
             .run(async |client| keys::claim_early(client, scope, key, limits, count_live).await)
             .await?;
         if let Some(live) = live {
+            // The count did not see this claim's own key.
             let room = limits
                 .max_keys
-                .saturating_sub(usize::try_from(live).unwrap_or(0))
+                .saturating_sub(usize::try_from(live).unwrap_or(0).saturating_add(1))
                 / 8;
-            self.uncounted_claims
-                .store(i64::try_from(room).unwrap_or(i64::MAX), Ordering::Relaxed);
+            let room = i64::try_from(room).unwrap_or(i64::MAX);
+            // Unless another count has set the budget since: this one may be the older.
+            let _ =
+                self.uncounted_claims
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                        (left <= 0).then_some(room)
+                    });
         }
         Ok(early)
     }
