@@ -192,6 +192,17 @@ impl TestApp {
             .await
     }
 
+    /// `POST /programming_languages` with `body` and an `Idempotency-Key` of `key`.
+    pub async fn create_with_key(&self, key: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url("/programming_languages"))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
     pub async fn create(&self, body: &Value) -> Response {
         self.send_json(reqwest::Method::POST, "/programming_languages", body)
             .await
@@ -508,6 +519,15 @@ impl SlowUpload {
             stream,
             rest: rest.to_owned(),
         }
+    }
+
+    /// `begin`, with an `Idempotency-Key` of `key`.
+    pub async fn keyed(address: &str, name: &str, key: &'static str) -> Self {
+        let head = UploadHead {
+            idempotency_key: Some(key),
+            ..UploadHead::default()
+        };
+        Self::begin(address, name, head).await
     }
 
     /// Sends the rest of the body, and returns everything the server answered until it closed

@@ -3,25 +3,15 @@
 //! 409; a key belongs to its client.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::*;
-
-async fn create_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/programming_languages"))
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("POST")
-}
 
 #[tokio::test]
 async fn a_create_retried_with_its_key_gets_the_first_answer_and_creates_nothing_more() {
     let app = spawn_app().await;
     let body = language("Retried", 2001, "once");
-    let first = create_with_key(&app, "\"retry-1\"", &body).await;
+    let first = app.create_with_key("\"retry-1\"", &body).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     assert!(first.headers().get("idempotent-replayed").is_none());
     let (location, etag) = (
@@ -30,7 +20,7 @@ async fn a_create_retried_with_its_key_gets_the_first_answer_and_creates_nothing
     );
     let first_body = first.text().await.expect("body");
     for key in ["\"retry-1\"", "retry-1"] {
-        let again = create_with_key(&app, key, &body).await;
+        let again = app.create_with_key(key, &body).await;
         assert_eq!(again.status(), StatusCode::CREATED, "{key}");
         assert_eq!(again.headers()["idempotent-replayed"], "true");
         assert_eq!(again.headers()["location"], location);
@@ -44,9 +34,13 @@ async fn a_create_retried_with_its_key_gets_the_first_answer_and_creates_nothing
 #[tokio::test]
 async fn the_same_key_on_another_request_is_a_422_and_changes_nothing() {
     let app = spawn_app().await;
-    let first = create_with_key(&app, "k-2", &language("First", 2001, "x")).await;
+    let first = app
+        .create_with_key("k-2", &language("First", 2001, "x"))
+        .await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    let other = create_with_key(&app, "k-2", &language("Second", 2001, "x")).await;
+    let other = app
+        .create_with_key("k-2", &language("Second", 2001, "x"))
+        .await;
     problem(
         other,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -64,10 +58,10 @@ async fn the_same_key_on_another_request_is_a_422_and_changes_nothing() {
 async fn an_answer_that_wrote_nothing_is_kept_too() {
     let app = spawn_app().await;
     let body = json!({"name": "Broken", "publication_year": "soon"});
-    let first = create_with_key(&app, "k-3", &body).await;
+    let first = app.create_with_key("k-3", &body).await;
     assert_eq!(first.status(), StatusCode::BAD_REQUEST);
     let first_body = first.text().await.expect("body");
-    let again = create_with_key(&app, "k-3", &body).await;
+    let again = app.create_with_key("k-3", &body).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.text().await.expect("body"), first_body);
@@ -78,7 +72,9 @@ async fn an_invalid_key_is_a_400_naming_the_header() {
     let app = spawn_app().await;
     let long = "k".repeat(256);
     for key in ["a b", "\"a b\"", long.as_str()] {
-        let response = create_with_key(&app, key, &language("Keyless", 2001, "x")).await;
+        let response = app
+            .create_with_key(key, &language("Keyless", 2001, "x"))
+            .await;
         let body = problem(
             response,
             StatusCode::BAD_REQUEST,
@@ -114,19 +110,11 @@ async fn a_key_belongs_to_its_token() {
 async fn the_same_key_while_its_first_request_runs_is_a_409_then_the_first_answer() {
     let app = spawn_app().await;
     // The first request's body is still coming: its key is claimed, its request in flight.
-    let upload = SlowUpload::begin(
-        &app.address,
-        "Slow",
-        UploadHead {
-            idempotency_key: Some("slow-1"),
-            ..UploadHead::default()
-        },
-    )
-    .await;
+    let upload = SlowUpload::keyed(&app.address, "Slow", "slow-1").await;
     let body = language("Slow", 1990, "uploaded slowly");
     let mut in_flight = None;
     for _ in 0..500 {
-        let response = create_with_key(&app, "slow-1", &body).await;
+        let response = app.create_with_key("slow-1", &body).await;
         if response.status() == StatusCode::CONFLICT {
             in_flight = Some(response);
             break;
@@ -144,7 +132,7 @@ async fn the_same_key_while_its_first_request_runs_is_a_409_then_the_first_answe
     .await;
     let first = upload.finish().await;
     assert!(first.starts_with("HTTP/1.1 201"), "{first}");
-    let again = create_with_key(&app, "slow-1", &body).await;
+    let again = app.create_with_key("slow-1", &body).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let names = app.all_names().await;
@@ -154,20 +142,12 @@ async fn the_same_key_while_its_first_request_runs_is_a_409_then_the_first_answe
 #[tokio::test]
 async fn a_body_slower_than_a_lease_keeps_its_key_while_it_comes() {
     let app = spawn_app().await;
-    let upload = SlowUpload::begin(
-        &app.address,
-        "Slower",
-        UploadHead {
-            idempotency_key: Some("slower-1"),
-            ..UploadHead::default()
-        },
-    )
-    .await;
+    let upload = SlowUpload::keyed(&app.address, "Slower", "slower-1").await;
     // A claim lasts 10 s from its last renewal; the body still coming renews it every 5 s.
     tokio::time::sleep(std::time::Duration::from_secs(12)).await;
     let body = language("Slower", 1990, "uploaded slowly");
     problem(
-        create_with_key(&app, "slower-1", &body).await,
+        app.create_with_key("slower-1", &body).await,
         StatusCode::CONFLICT,
         "/problems/idempotency-key-in-use",
         "/programming_languages",
@@ -175,7 +155,7 @@ async fn a_body_slower_than_a_lease_keeps_its_key_while_it_comes() {
     .await;
     let first = upload.finish().await;
     assert!(first.starts_with("HTTP/1.1 201"), "{first}");
-    let again = create_with_key(&app, "slower-1", &body).await;
+    let again = app.create_with_key("slower-1", &body).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
 }
@@ -183,11 +163,15 @@ async fn a_body_slower_than_a_lease_keeps_its_key_while_it_comes() {
 #[tokio::test]
 async fn a_key_expires() {
     let app = spawn_app_with(with(|c| c.idempotency_ttl_secs = 1)).await;
-    let first = create_with_key(&app, "short", &language("Short", 2001, "x")).await;
+    let first = app
+        .create_with_key("short", &language("Short", 2001, "x"))
+        .await;
     assert_eq!(first.status(), StatusCode::CREATED);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // Expired, the key is new: another request runs under it.
-    let other = create_with_key(&app, "short", &language("Later", 2001, "x")).await;
+    let other = app
+        .create_with_key("short", &language("Later", 2001, "x"))
+        .await;
     assert_eq!(other.status(), StatusCode::CREATED);
     assert!(other.headers().get("idempotent-replayed").is_none());
 }
@@ -195,9 +179,13 @@ async fn a_key_expires() {
 #[tokio::test]
 async fn past_the_live_keys_bound_a_new_key_is_refused_and_nothing_changes() {
     let app = spawn_app_with(with(|c| c.idempotency_max_keys = 1)).await;
-    let first = create_with_key(&app, "only", &language("Only", 2001, "x")).await;
+    let first = app
+        .create_with_key("only", &language("Only", 2001, "x"))
+        .await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    let refused = create_with_key(&app, "second", &language("Second", 2001, "x")).await;
+    let refused = app
+        .create_with_key("second", &language("Second", 2001, "x"))
+        .await;
     assert!(refused.headers().get("retry-after").is_some());
     problem(
         refused,
@@ -211,7 +199,9 @@ async fn past_the_live_keys_bound_a_new_key_is_refused_and_nothing_changes() {
         StatusCode::NOT_FOUND
     );
     // The kept key still answers, and a write without a key still runs.
-    let again = create_with_key(&app, "only", &language("Only", 2001, "x")).await;
+    let again = app
+        .create_with_key("only", &language("Only", 2001, "x"))
+        .await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(
         app.create(&language("Keyless", 2001, "x")).await.status(),
@@ -227,15 +217,16 @@ async fn an_expired_key_used_again_counts_as_a_new_one_against_the_bound() {
     }))
     .await;
     let old = language("Old", 2001, "x");
-    assert_eq!(create_with_key(&app, "old", &old).await.status(), 201);
+    assert_eq!(app.create_with_key("old", &old).await.status(), 201);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     for (key, name) in [("b", "B"), ("c", "C")] {
-        let created = create_with_key(&app, key, &language(name, 2001, "x")).await;
+        let created = app.create_with_key(key, &language(name, 2001, "x")).await;
         assert_eq!(created.status(), StatusCode::CREATED);
     }
     // Two keys live, the bound: the expired one may not come back as a third.
     problem(
-        create_with_key(&app, "old", &language("Again", 2001, "x")).await,
+        app.create_with_key("old", &language("Again", 2001, "x"))
+            .await,
         StatusCode::SERVICE_UNAVAILABLE,
         "/problems/idempotency-keys-full",
         "/programming_languages",

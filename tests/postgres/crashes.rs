@@ -19,8 +19,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::helpers::{
-    SlowUpload, TestApp, UploadHead, fresh_database, json_body, language, names, problem,
-    server_command, spawn_app_on,
+    SlowUpload, TestApp, fresh_database, json_body, language, names, problem, server_command,
+    spawn_app_on,
 };
 
 /// How long the trigger holds the write: long enough to kill the server inside it.
@@ -133,16 +133,6 @@ async fn killed_inside_a_create(database: &str, in_commit: bool, body: &Value, k
         .expect("drop the trigger");
 }
 
-async fn send(app: &TestApp, body: &Value, key: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/programming_languages"))
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("POST")
-}
-
 async fn count_of(app: &TestApp, name: &str) -> usize {
     let page = json_body(
         app.get("/programming_languages?limit=1000").await,
@@ -169,15 +159,7 @@ async fn a_server_killed_while_a_keyed_body_comes_frees_the_key_within_a_lease()
     let other = spawn_app_on(&database, Config::defaults()).await;
     let sql = connect(&database).await;
     let (mut server, base) = start_binary(&database).await;
-    let upload = SlowUpload::begin(
-        &base,
-        "Cut short",
-        UploadHead {
-            idempotency_key: Some("mid-body"),
-            ..UploadHead::default()
-        },
-    )
-    .await;
+    let upload = SlowUpload::keyed(&base, "Cut short", "mid-body").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while sql
         .query_opt("SELECT 1 FROM idempotency_keys WHERE key = 'mid-body'", &[])
@@ -202,7 +184,7 @@ async fn runs_once_the_claim_ends(app: &TestApp, body: &Value, key: &str) {
     let started = Instant::now();
     let mut in_use = 0;
     let retried = loop {
-        let response = send(app, body, key).await;
+        let response = app.create_with_key(key, body).await;
         if response.status() != StatusCode::CONFLICT {
             break response;
         }
@@ -228,7 +210,7 @@ async fn runs_once_the_claim_ends(app: &TestApp, body: &Value, key: &str) {
         "the retry ran: nothing was kept"
     );
     assert_eq!(count_of(app, name).await, 1);
-    let again = send(app, body, key).await;
+    let again = app.create_with_key(key, body).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(count_of(app, name).await, 1);
@@ -242,7 +224,7 @@ async fn a_server_killed_while_its_keyed_write_commits_leaves_both_and_the_retry
     killed_inside_a_create(&database, true, &body, "in-commit").await;
 
     assert_eq!(count_of(&other, "Committed").await, 1, "the write");
-    let retried = send(&other, &body, "in-commit").await;
+    let retried = other.create_with_key("in-commit", &body).await;
     assert_eq!(retried.status(), StatusCode::CREATED);
     assert_eq!(retried.headers()["idempotent-replayed"], "true");
     assert_eq!(
