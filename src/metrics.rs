@@ -270,7 +270,11 @@ impl Collector for DatabaseCollector {
             return Ok(());
         };
         let connections = Family::<StateLabels, Gauge>::default();
-        for (state, count) in [("in_use", status.in_use), ("idle", status.idle)] {
+        for (state, count) in [
+            ("in_use", status.in_use),
+            ("idle", status.idle),
+            ("shared", status.shared),
+        ] {
             connections
                 .get_or_create(&StateLabels { state })
                 .set(i64::try_from(count).unwrap_or(i64::MAX));

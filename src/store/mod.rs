@@ -235,6 +235,8 @@ impl Store {
 pub(crate) struct DatabaseStatus {
     pub(crate) in_use: usize,
     pub(crate) idle: usize,
+    /// Connections that reads share.
+    pub(crate) shared: usize,
     /// Operations waiting for a connection.
     pub(crate) waiting: usize,
     /// Operations that failed: the database out of reach, an error, or out of time.

@@ -50,12 +50,23 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
 /// A server on the PostgreSQL database at `url`, which other servers may share.
 #[allow(dead_code)] // for the PostgreSQL suite
 pub async fn spawn_app_on(url: &str, config: Config) -> TestApp {
-    let store = postgres_store(url, &config).await;
+    spawn_app_on_pool(url, TEST_POOL_SIZE, config).await
+}
+
+/// A server on the PostgreSQL database at `url`, with at most `pool_size` connections to it.
+#[allow(dead_code)] // for the PostgreSQL suite
+pub async fn spawn_app_on_pool(url: &str, pool_size: usize, config: Config) -> TestApp {
+    let store = Store::postgres(url, pool_size, config.max_languages)
+        .await
+        .expect("a PostgreSQL store");
     serve_on(store, config).await
 }
 
+/// The connections a test server has to PostgreSQL at most.
+const TEST_POOL_SIZE: usize = 4;
+
 async fn postgres_store(url: &str, config: &Config) -> Store {
-    Store::postgres(url, 4, config.max_languages)
+    Store::postgres(url, TEST_POOL_SIZE, config.max_languages)
         .await
         .expect("a PostgreSQL store")
 }

@@ -281,14 +281,21 @@ async fn the_database_series_are_there_on_postgresql_only() {
         "prog_lang_api_database_connections",
         &[("state", "in_use")],
     );
+    let shared = value(
+        &scrape,
+        "prog_lang_api_database_connections",
+        &[("state", "shared")],
+    );
     let errors = value(&scrape, "prog_lang_api_database_errors_total", &[]);
     match crate::STORE {
         TestStore::Memory => {
-            assert_eq!((idle, in_use, errors), (None, None, None));
+            assert_eq!((idle, in_use, shared, errors), (None, None, None, None));
         }
         TestStore::Postgres => {
             assert!(idle >= Some(1.0), "{idle:?}");
             assert_eq!(in_use, Some(0.0));
+            // The list went out on the connection that reads share.
+            assert_eq!(shared, Some(1.0));
             assert_eq!(errors, Some(0.0));
         }
     }

@@ -19,7 +19,7 @@ use tokio::{
 
 use crate::helpers::{
     SEED_NAMES, TEST_DATABASE_VARIABLE, TestApp, fresh_database, json_body, language, names,
-    problem, server_command, spawn_app_on, with,
+    problem, server_command, spawn_app_on, spawn_app_on_pool, with,
 };
 
 /// Creates `count` languages at once, the `i`th named `name(i)`, alternately on each server, and
@@ -432,6 +432,98 @@ async fn a_database_that_stops_answering_is_a_503_within_5_s_for_every_request()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
+}
+
+/// The connections that the server with `application_name` has open to the database at `url`.
+async fn connections(url: &str, application_name: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+            &[&application_name],
+        )
+        .await
+        .expect("the database's sessions")
+        .get(0)
+}
+
+#[tokio::test]
+async fn reads_share_one_connection_and_the_pool_size_bounds_them_all() {
+    let database = fresh_database().await;
+    let name = "reads-share-one-connection";
+    let url = format!("{database}?application_name={name}");
+    // The tests' pool: 4 connections.
+    let app = Arc::new(spawn_app_on(&url, Config::defaults()).await);
+
+    // 60 reads at once: they share one connection, where each would have taken one of the pool's
+    // (the pool would have opened all 4).
+    let mut reads = JoinSet::new();
+    for i in 0..60 {
+        let app = Arc::clone(&app);
+        reads.spawn(async move {
+            let path = if i % 2 == 0 {
+                "/programming_languages/COBOL"
+            } else {
+                "/programming_languages?limit=3"
+            };
+            app.get(path).await.status()
+        });
+    }
+    for status in reads.join_all().await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    // The connection the start used, and the shared one.
+    assert_eq!(connections(&database, name).await, 2);
+
+    // Reads and writes together: the writes take the pool's other connections, never more.
+    let mut requests = JoinSet::new();
+    for i in 0..60 {
+        let app = Arc::clone(&app);
+        requests.spawn(async move {
+            if i % 3 == 0 {
+                let created = app.create(&language(&format!("Load {i}"), 2000, "x")).await;
+                assert_eq!(created.status(), StatusCode::CREATED);
+            } else {
+                let read = app.get_language("COBOL").await;
+                assert_eq!(read.status(), StatusCode::OK);
+            }
+        });
+    }
+    requests.join_all().await;
+    let open = connections(&database, name).await;
+    assert!(open <= 4, "{open} connections");
+    // Every write is seen by the next read.
+    for i in (0..60).step_by(3) {
+        let read = app.get_language(&format!("Load%20{i}")).await;
+        assert_eq!(read.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_pool_of_one_connection_serves_reads_and_writes_on_it() {
+    let database = fresh_database().await;
+    let name = "a-pool-of-one";
+    let url = format!("{database}?application_name={name}");
+    let app = Arc::new(spawn_app_on_pool(&url, 1, Config::defaults()).await);
+    let mut requests = JoinSet::new();
+    for i in 0..30 {
+        let app = Arc::clone(&app);
+        requests.spawn(async move {
+            if i % 3 == 0 {
+                let created = app.create(&language(&format!("Load {i}"), 2000, "x")).await;
+                assert_eq!(created.status(), StatusCode::CREATED);
+            } else {
+                assert_eq!(app.list("?limit=2").await.status(), StatusCode::OK);
+            }
+        });
+    }
+    requests.join_all().await;
+    assert_eq!(connections(&database, name).await, 1);
+    assert_eq!(app.get_language("Load%2027").await.status(), StatusCode::OK);
 }
 
 /// The password of the test server's URL.

@@ -31,6 +31,7 @@ mod migrate;
 
 use connect::{describe, first_connection};
 use migrate::migrate;
+use reads::{ReadStatements, Readers};
 
 use super::{
     Cursor, DatabaseStatus, Page, Precondition, StoreError, Stored, YearFilter,
@@ -58,12 +59,17 @@ macro_rules! columns {
     };
 }
 
+mod reads;
+
 /// A year filter spanning fewer years than this is read year by year through the year index; a
 /// wider one, in insertion order through the primary key.
 const NARROW_FILTER_YEARS: i32 = 30;
 
 pub(crate) struct PostgresStore {
+    /// Connections for writes, each taken for a whole operation.
     pool: Pool,
+    /// The connection that reads share; none when the pool size leaves no room for it.
+    readers: Option<Readers>,
     page_token_key: Vec<u8>,
     capacity: i64,
     /// Operations that failed since the start.
@@ -118,6 +124,8 @@ impl PostgresStore {
             config.application_name("prog-lang-api");
         }
         let place = describe(&config);
+        let (writers, readers) = split(pool_size);
+        let readers = readers.then(|| Readers::new(config.clone()));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -126,7 +134,7 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
+            .max_size(writers)
             .runtime(Runtime::Tokio1)
             .timeouts(Timeouts {
                 wait: Some(OPERATION_TIMEOUT),
@@ -155,6 +163,7 @@ impl PostgresStore {
         };
         Ok(Self {
             pool,
+            readers,
             page_token_key,
             capacity: i64::try_from(capacity).unwrap_or(i64::MAX),
             errors: AtomicU64::new(0),
@@ -184,49 +193,17 @@ impl PostgresStore {
         // One more than the page holds, to learn whether another page follows.
         let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
         let rows = self
-            .run(async |client| {
+            .read(async |client, statements| {
                 if (low, high) == (YEAR_MIN, YEAR_MAX) {
-                    let statement = client
-                        .prepare_cached(concat!(
-                            "SELECT ",
-                            columns!(),
-                            " FROM languages WHERE position > $1 \
-                             ORDER BY position LIMIT $2"
-                        ))
-                        .await?;
-                    client.query(&statement, &[&after, &fetch]).await
-                } else if high - low < NARROW_FILTER_YEARS {
-                    // Each year's first languages through the (year, position) index, merged:
-                    // at most `fetch` rows a year are read, however large the table.
-                    let statement = client
-                        .prepare_cached(concat!(
-                            "SELECT ",
-                            columns!(),
-                            " FROM generate_series($1::integer, $2::integer) AS year \
-                             CROSS JOIN LATERAL (SELECT ",
-                            columns!(),
-                            " FROM languages \
-                                 WHERE publication_year = year AND position > $3 \
-                                 ORDER BY position LIMIT $4) AS of_year \
-                             ORDER BY position LIMIT $4"
-                        ))
-                        .await?;
-                    client
-                        .query(&statement, &[&low, &high, &after, &fetch])
-                        .await
+                    client.query(&statements.page, &[&after, &fetch]).await
                 } else {
-                    // A wide filter passes most languages: walking them in order is cheapest.
-                    let statement = client
-                        .prepare_cached(concat!(
-                            "SELECT ",
-                            columns!(),
-                            " FROM languages \
-                             WHERE publication_year BETWEEN $1 AND $2 AND position > $3 \
-                             ORDER BY position LIMIT $4"
-                        ))
-                        .await?;
+                    let statement = if high - low < NARROW_FILTER_YEARS {
+                        &statements.narrow_page
+                    } else {
+                        &statements.wide_page
+                    };
                     client
-                        .query(&statement, &[&low, &high, &after, &fetch])
+                        .query(statement, &[&low, &high, &after, &fetch])
                         .await
                 }
             })
@@ -242,16 +219,7 @@ impl PostgresStore {
     pub(crate) async fn get(&self, name: &Name) -> Result<Stored, StoreError> {
         let name = name.as_str();
         let row = self
-            .run(async |client| {
-                let statement = client
-                    .prepare_cached(concat!(
-                        "SELECT ",
-                        columns!(),
-                        " FROM languages WHERE name = $1"
-                    ))
-                    .await?;
-                client.query_opt(&statement, &[&name]).await
-            })
+            .read(async |client, statements| client.query_opt(&statements.get, &[&name]).await)
             .await?;
         row.as_ref().map_or(Err(StoreError::NotFound), stored)
     }
@@ -485,6 +453,7 @@ impl PostgresStore {
         DatabaseStatus {
             in_use: pool.size.saturating_sub(pool.available),
             idle: pool.available,
+            shared: self.readers.as_ref().map_or(0, Readers::open),
             waiting: pool.waiting,
             errors: self.errors.load(Ordering::Relaxed),
         }
@@ -493,6 +462,58 @@ impl PostgresStore {
     pub(crate) async fn health(&self) -> Result<(), StoreError> {
         self.run(async |client| client.simple_query("SELECT 1").await.map(drop))
             .await
+    }
+
+    /// Runs `operation`, a read, on the shared connection (on a pooled one when there is none),
+    /// all within `OPERATION_TIMEOUT`. A shared connection whose read failed or ran out of time is
+    /// given up; any failure is `Unavailable`, and is logged.
+    async fn read<T>(
+        &self,
+        operation: impl AsyncFnOnce(
+            &tokio_postgres::Client,
+            &ReadStatements,
+        ) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let Some(readers) = &self.readers else {
+            return self
+                .run(async |client| {
+                    let statements = ReadStatements::cached(client).await?;
+                    operation(client, &statements).await
+                })
+                .await;
+        };
+        let deadline = tokio::time::Instant::now() + OPERATION_TIMEOUT;
+        let reader = match tokio::time::timeout_at(deadline, readers.get()).await {
+            Ok(Ok(reader)) => reader,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the database cannot be reached");
+                return self.failed();
+            }
+            Err(_) => {
+                tracing::warn!("no database connection within the timeout");
+                return self.failed();
+            }
+        };
+        match tokio::time::timeout_at(deadline, operation(&reader.client, &reader.statements)).await
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "a database operation failed");
+                readers.discard(&reader);
+                self.failed()
+            }
+            Err(_) => {
+                tracing::warn!("a database operation ran out of time");
+                readers.discard(&reader);
+                self.failed()
+            }
+        }
+    }
+
+    /// An operation failed: counted, and `Unavailable`.
+    fn failed<T>(&self) -> Result<T, StoreError> {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        Err(StoreError::Unavailable)
     }
 
     /// Runs `operation` on a pooled connection, all within `OPERATION_TIMEOUT`. A connection whose
@@ -504,19 +525,15 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         // One deadline for the wait and the work together.
         let deadline = tokio::time::Instant::now() + OPERATION_TIMEOUT;
-        let failed = || {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-            Err(StoreError::Unavailable)
-        };
         let mut client = match tokio::time::timeout_at(deadline, self.pool.get()).await {
             Ok(Ok(client)) => client,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "the database cannot be reached");
-                return failed();
+                return self.failed();
             }
             Err(_) => {
                 tracing::warn!("no database connection within the timeout");
-                return failed();
+                return self.failed();
             }
         };
         match tokio::time::timeout_at(deadline, operation(&mut client)).await {
@@ -524,14 +541,25 @@ impl PostgresStore {
             Ok(Err(error)) => {
                 tracing::warn!(%error, "a database operation failed");
                 drop(Object::take(client));
-                failed()
+                self.failed()
             }
             Err(_) => {
                 tracing::warn!("a database operation ran out of time");
                 drop(Object::take(client));
-                failed()
+                self.failed()
             }
         }
+    }
+}
+
+/// How a pool of `size` connections is shared out: connections for writes, each taken for a whole
+/// operation, and whether one is kept for reads to share (not when it would be the only one).
+fn split(size: usize) -> (usize, bool) {
+    let size = size.max(1);
+    if size < 2 {
+        (size, false)
+    } else {
+        (size - 1, true)
     }
 }
 
