@@ -218,12 +218,8 @@ pub(crate) fn app(
             endpoint = endpoint.at(path, answer);
         }
     }
-    let endpoint = endpoint
-        .data(store.clone())
-        .data(Arc::clone(&routes))
-        .data(stopping.clone());
     let keys = Keys::new(
-        store,
+        store.clone(),
         KeyLimits {
             ttl: Duration::from_secs(config.idempotency_ttl_secs),
             // Renewed every half of it while a body comes, and the rest of a request bounded by
@@ -233,7 +229,7 @@ pub(crate) fn app(
             max_keys: usize::try_from(config.idempotency_max_keys).unwrap_or(usize::MAX),
         },
     );
-    Layers::new(endpoint, routes, config, metrics, stopping, keys)
+    Layers::new(endpoint, store, routes, config, metrics, stopping, keys)
 }
 
 /// The operations alone over `store`, mounted on poem as poem-openapi's examples mount them, with

@@ -168,8 +168,8 @@ fn kept<R: IntoResponse, Also>(answer: Answered<R, Also>) -> Option<Kept> {
 }
 
 /// What every operation reads besides its declared parameters: the request checks' verdict, the
-/// only way to the store (request data, set by `app`); the route table; the path as received (a
-/// problem's `instance`). Not a parameter of the spec.
+/// only way to the store (request data, set by the layers); the route table; the path as
+/// received (a problem's `instance`). Not a parameter of the spec.
 struct Context<'a> {
     checks: Checks<'a>,
     routes: &'a RouteTable,
