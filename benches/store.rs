@@ -41,13 +41,13 @@ fn store(size: u64) -> Store {
     store
 }
 
-/// The in-memory store's futures are ready at once: no runtime needed to measure them.
 /// The pages a walk of `size` languages starts and ends with: the first, and the last full page
 /// (at a million languages, 999,900 rows deep).
 fn pages(size: u64) -> [(&'static str, Option<Cursor>); 2] {
     [("first", None), ("last", Some(Cursor(size - 100)))]
 }
 
+/// The in-memory store's futures are ready at once: no runtime needed to measure them.
 fn run<T>(future: impl std::future::Future<Output = T>) -> T {
     future
         .now_or_never()

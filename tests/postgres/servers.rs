@@ -503,6 +503,55 @@ async fn reads_share_one_connection_and_the_pool_size_bounds_them_all() {
     }
 }
 
+/// The backends of the server with `application_name` on the database at `url`.
+async fn backends(url: &str, application_name: &str) -> Vec<i32> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+        .query(
+            "SELECT pid FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1 ORDER BY pid",
+            &[&application_name],
+        )
+        .await
+        .expect("the database's sessions")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_read_the_database_cancels_is_a_503_and_the_shared_connection_stays() {
+    let database = fresh_database().await;
+    let name = "a-cancelled-read";
+    let url = format!("{database}?application_name={name}");
+    let app = spawn_app_on(&url, Config::defaults()).await;
+    assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
+    let before = backends(&database, name).await;
+
+    // The table locked for longer than the server's 3 s statement_timeout: the database cancels
+    // the read.
+    let (locker, connection) = tokio_postgres::connect(&database, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    locker
+        .batch_execute("BEGIN; LOCK TABLE languages IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock the table");
+    let started = Instant::now();
+    let response = app.get_language("COBOL").await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    locker.batch_execute("ROLLBACK").await.expect("unlock");
+
+    // The connection the cancelled read was on still serves: no new one was made.
+    assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
+    assert_eq!(backends(&database, name).await, before);
+}
+
 #[tokio::test]
 async fn a_pool_of_one_connection_serves_reads_and_writes_on_it() {
     let database = fresh_database().await;

@@ -48,6 +48,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const STATEMENT_TIMEOUT_MS: u64 = 3_000;
 /// The longest the server keeps a session that sits idle inside a transaction.
 const IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 5_000;
+/// A read on the shared connection unanswered this long means the connection has stalled.
+const STALLED: Duration = Duration::from_secs(2);
 /// How long a server keeps trying to reach the database at start.
 pub(super) const START_TIMEOUT: Duration = Duration::from_secs(25);
 
@@ -69,7 +71,7 @@ pub(crate) struct PostgresStore {
     /// Connections for writes, each taken for a whole operation.
     pool: Pool,
     /// The connection that reads share; none when the pool size leaves no room for it.
-    readers: Option<Readers>,
+    readers: Option<Box<Readers>>,
     page_token_key: Vec<u8>,
     capacity: i64,
     /// Operations that failed since the start.
@@ -125,7 +127,7 @@ impl PostgresStore {
         }
         let place = describe(&config);
         let (writers, readers) = split(pool_size);
-        let readers = readers.then(|| Readers::new(config.clone()));
+        let readers = readers.then(|| Box::new(Readers::new(config.clone(), CONNECT_TIMEOUT)));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -453,13 +455,16 @@ impl PostgresStore {
         DatabaseStatus {
             in_use: pool.size.saturating_sub(pool.available),
             idle: pool.available,
-            shared: self.readers.as_ref().map_or(0, Readers::open),
+            shared: self.readers.as_ref().map_or(0, |readers| readers.open()),
             waiting: pool.waiting,
             errors: self.errors.load(Ordering::Relaxed),
         }
     }
 
+    /// Whether reads and writes both reach the database: the shared connection and the pool.
     pub(crate) async fn health(&self) -> Result<(), StoreError> {
+        self.read(async |client, _| client.simple_query("SELECT 1").await.map(drop))
+            .await?;
         self.run(async |client| client.simple_query("SELECT 1").await.map(drop))
             .await
     }
@@ -483,8 +488,19 @@ impl PostgresStore {
                 .await;
         };
         let deadline = tokio::time::Instant::now() + OPERATION_TIMEOUT;
-        let reader = match tokio::time::timeout_at(deadline, readers.get()).await {
-            Ok(Ok(reader)) => reader,
+        let reader = async {
+            let admitted = readers.admit().await;
+            readers
+                .get()
+                .await
+                .map(|reader| reader.map(|reader| (admitted, reader)))
+        };
+        let (_admitted, reader) = match tokio::time::timeout_at(deadline, reader).await {
+            Ok(Ok(Some(admitted))) => admitted,
+            Ok(Ok(None)) => {
+                tracing::warn!("the database did not answer within the connect timeout");
+                return self.failed();
+            }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "the database cannot be reached");
                 return self.failed();
@@ -494,17 +510,26 @@ impl PostgresStore {
                 return self.failed();
             }
         };
+        let sent = tokio::time::Instant::now();
         match tokio::time::timeout_at(deadline, operation(&reader.client, &reader.statements)).await
         {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "a database operation failed");
-                readers.discard(&reader);
+                // A statement that ran out of time was cancelled by the database, which is
+                // otherwise fine; any other failure may have left the connection unusable.
+                if error.code() != Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
+                    readers.discard(&reader);
+                }
                 self.failed()
             }
             Err(_) => {
                 tracing::warn!("a database operation ran out of time");
-                readers.discard(&reader);
+                // Unanswered this long, the connection has stalled: a read that waited for its
+                // turn and had little time left says nothing about it.
+                if sent.elapsed() >= STALLED {
+                    readers.discard(&reader);
+                }
                 self.failed()
             }
         }

@@ -12,13 +12,25 @@
 //! pooled connection each). A backend runs on one core, so a database with cores to spare would
 //! serve more reads on more connections; that is not built.
 //!
-//! The statements are prepared once, when the connection is made. A connection whose query failed
-//! or ran out of time is given up, and the next read makes a new one: one read makes it while the
-//! others wait, within their own deadlines.
+//! At most `MAX_IN_FLIGHT` reads are on the connection at once; the others wait in this process,
+//! so that a read whose request has given up never reaches the database, and a burst past what the
+//! database can answer queues here, not in its backend.
+//!
+//! The statements are prepared once, when the connection is made. A connection that failed or
+//! stalled is closed at once (the reads still on it fail with it) and the next read makes a new
+//! one: one read makes it while the others wait, within their own deadlines. So the shared
+//! connection is one connection at any time, as the pool size counts it.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
+use tokio::{sync::Semaphore, task::AbortHandle};
 use tokio_postgres::{Client, Error, NoTls, Statement};
+
+/// The most reads on the shared connection at once.
+const MAX_IN_FLIGHT: usize = 64;
 
 /// A language by name.
 const GET: &str = concat!("SELECT ", columns!(), " FROM languages WHERE name = $1");
@@ -84,52 +96,91 @@ impl ReadStatements {
 pub(super) struct Reader {
     pub(super) client: Client,
     pub(super) statements: ReadStatements,
+    connection: Connection,
+}
+
+/// The task that drives a connection, aborted (which closes the connection) when this is dropped.
+struct Connection(AbortHandle);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The connection that reads share, made when a read needs it.
 pub(super) struct Readers {
     config: tokio_postgres::Config,
+    /// The longest a new connection may take, its statements prepared.
+    connect_timeout: Duration,
     reader: Mutex<Option<Arc<Reader>>>,
     /// Held while the connection is made, so that one read makes it.
     connecting: tokio::sync::Mutex<()>,
+    /// A permit for each read that may be on the connection.
+    in_flight: Semaphore,
 }
 
 impl Readers {
-    /// Reads on a shared connection to the database `config` names.
-    pub(super) fn new(config: tokio_postgres::Config) -> Self {
+    /// Reads on a shared connection to the database `config` names, each new connection made
+    /// within `connect_timeout`.
+    pub(super) fn new(config: tokio_postgres::Config, connect_timeout: Duration) -> Self {
         Self {
             config,
+            connect_timeout,
             reader: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
+            in_flight: Semaphore::new(MAX_IN_FLIGHT),
         }
     }
 
-    /// The shared connection, made if there is none. The caller bounds the wait.
-    pub(super) async fn get(&self) -> Result<Arc<Reader>, Error> {
+    /// Room for one more read on the connection, held until the read ends. The caller bounds the
+    /// wait.
+    pub(super) async fn admit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.in_flight
+            .acquire()
+            .await
+            .unwrap_or_else(|_| unreachable!("the semaphore is never closed"))
+    }
+
+    /// The shared connection, made if there is none: `None` if it could not be made within the
+    /// connect timeout. The caller bounds the wait.
+    pub(super) async fn get(&self) -> Result<Option<Arc<Reader>>, Error> {
         if let Some(reader) = self.current() {
-            return Ok(reader);
+            return Ok(Some(reader));
         }
         let _turn = self.connecting.lock().await;
         if let Some(reader) = self.current() {
-            return Ok(reader);
+            return Ok(Some(reader));
         }
-        let (client, connection) = self.config.connect(NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "the shared database connection ended");
-            }
-        });
-        let reader = Arc::new(Reader {
-            statements: ReadStatements::prepare(&client).await?,
-            client,
-        });
+        let connect = async {
+            let (client, connection) = self.config.connect(NoTls).await?;
+            // Closed when this is dropped: if the statements cannot be prepared in time, too.
+            let connection = Connection(
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "the shared database connection ended");
+                    }
+                })
+                .abort_handle(),
+            );
+            Ok::<_, Error>(Reader {
+                statements: ReadStatements::prepare(&client).await?,
+                client,
+                connection,
+            })
+        };
+        let Ok(reader) = tokio::time::timeout(self.connect_timeout, connect).await else {
+            return Ok(None);
+        };
+        let reader = Arc::new(reader?);
         *self.slot() = Some(Arc::clone(&reader));
-        Ok(reader)
+        Ok(Some(reader))
     }
 
-    /// Gives up `reader`, whose query failed or ran out of time: the next read makes a new
-    /// connection. It closes once the reads still on it have ended.
+    /// Closes `reader`, which failed or stalled, failing the reads still on it: the next read
+    /// makes a new connection.
     pub(super) fn discard(&self, reader: &Arc<Reader>) {
+        reader.connection.0.abort();
         let mut current = self.slot();
         if current
             .as_ref()
