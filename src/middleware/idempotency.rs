@@ -154,13 +154,14 @@ impl Keys {
         path: &str,
         lease: Option<&Lease>,
     ) -> Result<[u8; 32], Response> {
-        let reading = fingerprinted(request, path);
+        // Pinned where it is made: moved into a pin later, the read (4 KB, most of it poem's body
+        // reader) would take its room twice in this future.
+        let mut reading = std::pin::pin!(fingerprinted(request, path));
         let Some(lease) = lease else {
             return reading.await;
         };
         let every = self.limits.lease / 2;
         let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        let mut reading = std::pin::pin!(reading);
         loop {
             tokio::select! {
                 // The body first: one that is already here never sets the renewals' timer.
