@@ -63,8 +63,9 @@ clients:
     tests/typescript/run
     tests/openapi-generator/run
 
-# Every benchmark: under load, on PostgreSQL beside pgbench, compression, churn, then the store's
-bench: bench-load bench-postgres bench-compression bench-churn bench-store
+# Every benchmark: under load, on PostgreSQL beside pgbench and its cost there, compression, churn,
+# then the store's
+bench: bench-load bench-postgres bench-postgres-cost bench-compression bench-churn bench-store
 
 # prog-lang-api beside a bare hyper server, under wrk, side by side (installs wrk when missing)
 bench-load:
@@ -73,6 +74,10 @@ bench-load:
 # On the development PostgreSQL beside pgbench running the same SQL: get, page of 100, write cycle
 bench-postgres:
     benches/load/postgres
+
+# What a get costs PostgreSQL under load: its CPU and context switches a request
+bench-postgres-cost:
+    benches/load/postgres-cost
 
 # Resident memory under five minutes of creates and deletes at full speed
 bench-churn:
