@@ -61,7 +61,7 @@ impl Name {
     }
 
     /// Whether `name` may name a language: the rule `NAME_PATTERN` and `NAME_MAX_CHARS` state.
-    fn is_valid(name: &str) -> bool {
+    pub(crate) fn is_valid(name: &str) -> bool {
         let is_edge_space = |c: char| c.is_whitespace() || c == '\u{FEFF}';
         let chars = name.chars().count();
         (1..=NAME_MAX_CHARS).contains(&chars)

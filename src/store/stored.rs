@@ -28,12 +28,28 @@ struct Record {
 impl Stored {
     /// `language`, stored at insertion position `position`.
     pub(crate) fn new(position: u64, language: &Language) -> Self {
-        let text = [language.name.as_str(), language.contribution.as_str()].concat();
+        Self::from_parts(
+            position,
+            language.name.as_str(),
+            language.publication_year,
+            &language.contribution,
+        )
+    }
+
+    /// A language from its parts, `name` a valid name (`Name::is_valid`): for a store that
+    /// reads them from elsewhere, without making a `Language` of them first.
+    pub(crate) fn from_parts(
+        position: u64,
+        name: &str,
+        publication_year: i32,
+        contribution: &str,
+    ) -> Self {
+        let text = [name, contribution].concat();
         Self(Arc::new(Record {
             text: text.into_boxed_str(),
             // Names are at most 64 characters, so 256 bytes.
-            name_len: u32::try_from(language.name.len()).unwrap_or(u32::MAX),
-            publication_year: language.publication_year,
+            name_len: u32::try_from(name.len()).unwrap_or(u32::MAX),
+            publication_year,
             position,
         }))
     }

@@ -637,28 +637,27 @@ async fn row_written(
     Ok(stored(&row))
 }
 
-/// A row of `languages` as a stored language.
+/// A row of `languages` as a stored language, read from the row's own bytes: the name and the
+/// contribution are copied once, into the stored record.
 fn stored(row: &Row) -> Result<Stored, StoreError> {
     let position: i64 = row.get(0);
-    let contribution: Vec<u8> = row.get(3);
-    let Ok(contribution) = String::from_utf8(contribution) else {
+    let Ok(contribution) = std::str::from_utf8(row.get::<_, &[u8]>(3)) else {
         // Only this server writes the table, always UTF-8: the data was changed behind its back.
         tracing::error!(position, "a stored contribution is not UTF-8");
         return Err(StoreError::Unavailable);
     };
-    let Ok(name) = Name::try_from(row.get::<_, String>(1)) else {
+    let name: &str = row.get(1);
+    if !Name::is_valid(name) {
         // Only this server writes the table, always a valid name: the data was changed behind
         // its back.
         tracing::error!(position, "a stored name is not a valid name");
         return Err(StoreError::Unavailable);
-    };
-    Ok(Stored::new(
+    }
+    Ok(Stored::from_parts(
         u64::try_from(position).unwrap_or(0),
-        &Language {
-            name,
-            publication_year: row.get(2),
-            contribution,
-        },
+        name,
+        row.get(2),
+        contribution,
     ))
 }
 
