@@ -553,6 +553,41 @@ async fn a_read_the_database_cancels_is_a_503_and_the_shared_connection_stays() 
 }
 
 #[tokio::test]
+async fn a_row_changed_behind_the_servers_back_is_a_503_not_a_wrong_answer() {
+    let database = fresh_database().await;
+    let app = spawn_app_on(&database, Config::defaults()).await;
+    let (client, connection) = tokio_postgres::connect(&database, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    let unavailable = async |path: &str| {
+        let response = app.get(path).await;
+        problem(
+            response,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "/problems/service-unavailable",
+            path,
+        )
+        .await;
+    };
+    // A name no request could have created: the page that holds it.
+    client
+        .batch_execute("UPDATE languages SET name = ' Pascal' WHERE name = 'Pascal'")
+        .await
+        .expect("change a name");
+    unavailable("/programming_languages").await;
+    assert_eq!(app.get_language("COBOL").await.status(), StatusCode::OK);
+    // A contribution that is not UTF-8: its language.
+    client
+        .batch_execute("UPDATE languages SET contribution = '\\xff'::bytea WHERE name = 'COBOL'")
+        .await
+        .expect("change a contribution");
+    unavailable("/programming_languages/COBOL").await;
+    // The rows the server can read are served as before.
+    assert_eq!(app.get_language("ALGOL").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_pool_of_one_connection_serves_reads_and_writes_on_it() {
     let database = fresh_database().await;
     let name = "a-pool-of-one";
