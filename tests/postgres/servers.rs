@@ -451,6 +451,24 @@ async fn connections(url: &str, application_name: &str) -> i64 {
         .get(0)
 }
 
+/// `count` requests at once to `app`: every third creates `Load {i}` (201), the others read
+/// `path` (200).
+async fn reads_and_creates(app: &Arc<TestApp>, count: usize, path: &'static str) {
+    let mut requests = JoinSet::new();
+    for i in 0..count {
+        let app = Arc::clone(app);
+        requests.spawn(async move {
+            if i % 3 == 0 {
+                let created = app.create(&language(&format!("Load {i}"), 2000, "x")).await;
+                assert_eq!(created.status(), StatusCode::CREATED);
+            } else {
+                assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
+            }
+        });
+    }
+    requests.join_all().await;
+}
+
 #[tokio::test]
 async fn reads_share_one_connection_and_the_pool_size_bounds_them_all() {
     let database = fresh_database().await;
@@ -480,20 +498,7 @@ async fn reads_share_one_connection_and_the_pool_size_bounds_them_all() {
     assert_eq!(connections(&database, name).await, 2);
 
     // Reads and writes together: the writes take the pool's other connections, never more.
-    let mut requests = JoinSet::new();
-    for i in 0..60 {
-        let app = Arc::clone(&app);
-        requests.spawn(async move {
-            if i % 3 == 0 {
-                let created = app.create(&language(&format!("Load {i}"), 2000, "x")).await;
-                assert_eq!(created.status(), StatusCode::CREATED);
-            } else {
-                let read = app.get_language("COBOL").await;
-                assert_eq!(read.status(), StatusCode::OK);
-            }
-        });
-    }
-    requests.join_all().await;
+    reads_and_creates(&app, 60, "/programming_languages/COBOL").await;
     let open = connections(&database, name).await;
     assert!(open <= 4, "{open} connections");
     // Every write is seen by the next read.
@@ -593,19 +598,7 @@ async fn a_pool_of_one_connection_serves_reads_and_writes_on_it() {
     let name = "a-pool-of-one";
     let url = format!("{database}?application_name={name}");
     let app = Arc::new(spawn_app_on_pool(&url, 1, Config::defaults()).await);
-    let mut requests = JoinSet::new();
-    for i in 0..30 {
-        let app = Arc::clone(&app);
-        requests.spawn(async move {
-            if i % 3 == 0 {
-                let created = app.create(&language(&format!("Load {i}"), 2000, "x")).await;
-                assert_eq!(created.status(), StatusCode::CREATED);
-            } else {
-                assert_eq!(app.list("?limit=2").await.status(), StatusCode::OK);
-            }
-        });
-    }
-    requests.join_all().await;
+    reads_and_creates(&app, 30, "/programming_languages?limit=2").await;
     assert_eq!(connections(&database, name).await, 1);
     assert_eq!(app.get_language("Load%2027").await.status(), StatusCode::OK);
 }
