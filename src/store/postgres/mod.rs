@@ -470,8 +470,9 @@ impl PostgresStore {
     }
 
     /// Runs `operation`, a read, on the shared connection (on a pooled one when there is none),
-    /// all within `OPERATION_TIMEOUT`. A shared connection whose read failed or ran out of time is
-    /// given up; any failure is `Unavailable`, and is logged.
+    /// the wait for room on it included, all within `OPERATION_TIMEOUT`. The shared connection is
+    /// given up when a read on it failed (but for a statement the database cancelled) or went
+    /// unanswered for `STALLED`; any failure is `Unavailable`, and is logged.
     async fn read<T>(
         &self,
         operation: impl AsyncFnOnce(
